@@ -1,0 +1,264 @@
+"""The job API (admin JWT): enqueue, list, get, cancel, retry, queue view, pipelines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from api_shim.auth import require_admin
+from api_shim.errors import ApiError
+from api_shim.params import body_int, body_str, json_body, path_id, query_choice, query_int
+from api_shim.serialize import iso, job_to_json
+from mediaq.enqueue import JobSpec, enqueue, enqueue_many
+from mediaq.errors import NotFound
+from mediaq.jobcontrol import cancel_job, retry_job
+from mediaq.jobstates import JobStatus
+from mediaq.jobtypes import JOB_TYPES
+from mediaq.models import Job, Pipeline, PipelineStep
+from mediaq.pipelines import StepSpec, create_pipeline
+from mediaq.queueview import queue_overview
+from mediaq.settings import RESOURCE_CLASSES
+
+MAX_BULK = 10_000
+
+
+def _session(request: Request) -> Session:
+    return request.app.state.sessions()  # type: ignore[no-any-return]
+
+
+def spec_from_body(body: dict[str, Any]) -> JobSpec:
+    """A JobSpec from an API body (camelCase), validated field by field."""
+    job_type = body_str(body, "type", required=True, max_length=100)
+    assert job_type is not None
+    if job_type not in JOB_TYPES:
+        raise ApiError(400, f"unknown job type {job_type!r}")
+    params = body.get("params") or {}
+    if not isinstance(params, dict):
+        raise ApiError(400, "params must be an object")
+    category = body_str(body, "resourceCategory", max_length=20)
+    if category is not None and category not in RESOURCE_CLASSES:
+        raise ApiError(400, f"resourceCategory must be one of: {', '.join(RESOURCE_CLASSES)}")
+    return JobSpec(
+        type=job_type,
+        params=params,
+        priority=body_int(body, "priority", 5, -1000, 1000) or 0,
+        resource_category=category,
+        vram_required=body_int(body, "vramRequired", None, 0, 16 * 1024 * 1024),
+        max_attempts=body_int(body, "maxAttempts", None, 1, 100),
+    )
+
+
+async def create_job(request: Request) -> JSONResponse:
+    require_admin(request)
+    body = await json_body(request, max_bytes=16 * 1024 * 1024)
+    if "jobs" in body:
+        items = body["jobs"]
+        if not isinstance(items, list) or not items:
+            raise ApiError(400, "jobs must be a non-empty array")
+        if len(items) > MAX_BULK:
+            raise ApiError(400, f"at most {MAX_BULK} jobs per call")
+        if not all(isinstance(item, dict) for item in items):
+            raise ApiError(400, "each entry of jobs must be an object")
+        specs = [spec_from_body(item) for item in items]
+        with _session(request) as session, session.begin():
+            ids = enqueue_many(session, specs)
+        return JSONResponse({"jobIds": ids, "count": len(ids)}, status_code=201)
+    spec = spec_from_body(body)
+    with _session(request) as session:
+        with session.begin():
+            job_id = enqueue(session, spec)
+        job = session.get(Job, job_id)
+        return JSONResponse({"job": job_to_json(job)}, status_code=201)
+
+
+def list_jobs(request: Request) -> JSONResponse:
+    require_admin(request)
+    status = query_choice(request, "status", [s.value for s in JobStatus], None)
+    job_type = query_choice(request, "type", list(JOB_TYPES), None)
+    category = query_choice(request, "resourceCategory", RESOURCE_CLASSES, None)
+    limit = query_int(request, "limit", 50, 1, 100)
+    offset = query_int(request, "offset", 0, 0)
+    query = select(Job)
+    count = select(func.count()).select_from(Job)
+    for column, value in (
+        (Job.status, status),
+        (Job.type, job_type),
+        (Job.resource_category, category),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+            count = count.where(column == value)
+    if status == "pending":
+        query = query.order_by(Job.resource_category, Job.priority.desc(), Job.created_at, Job.id)
+    else:
+        query = query.order_by(Job.id.desc())
+    with _session(request) as session:
+        rows = session.scalars(query.limit(limit).offset(offset)).all()
+        total = session.scalar(count) or 0
+        jobs = [_with_live_position(session, job) for job in rows]
+    return JSONResponse(
+        {
+            "jobs": jobs,
+            "pagination": {
+                "total": total,
+                "limit": limit,
+                "offset": offset,
+                "hasMore": offset + len(jobs) < total,
+            },
+        }
+    )
+
+
+def live_position(session: Session, job: Job) -> int:
+    """1 + the pending jobs of the same class ahead of this one in exact order."""
+    ahead = session.execute(
+        text(
+            """
+            SELECT count(*) FROM jobs
+             WHERE status = 'pending' AND resource_category = :c
+               AND (priority > :p OR (priority = :p AND (created_at, id) < (:t, :id)))
+            """
+        ),
+        {"c": job.resource_category, "p": job.priority, "t": job.created_at, "id": job.id},
+    ).scalar_one()
+    return int(ahead) + 1
+
+
+def _with_live_position(session: Session, job: Job) -> dict[str, Any]:
+    data = job_to_json(job)
+    if job.status == "pending" and job.queue_position is None:
+        data["queuePosition"] = live_position(session, job)
+        if job.waiting_reason is None:
+            data["waitingCode"] = "PRIORITY"
+            data["waitingReason"] = (
+                f"PRIORITY: {data['queuePosition'] - 1} jobs ahead in {job.resource_category}"
+            )
+    return data
+
+
+def get_job(request: Request) -> JSONResponse:
+    require_admin(request)
+    job_id = path_id(request)
+    with _session(request) as session:
+        job = session.get(Job, job_id)
+        if job is None:
+            raise ApiError(404, "Job not found")
+        return JSONResponse(_with_live_position(session, job))
+
+
+def _act(request: Request, action: Any) -> JSONResponse:
+    require_admin(request)
+    job_id = path_id(request)
+    with _session(request) as session:
+        with session.begin():
+            action(session, job_id)
+        job = session.get(Job, job_id)
+        if job is None:
+            raise NotFound("Job not found")
+        session.refresh(job)
+        return JSONResponse({"job": job_to_json(job)})
+
+
+def cancel(request: Request) -> JSONResponse:
+    return _act(request, cancel_job)
+
+
+def retry(request: Request) -> JSONResponse:
+    return _act(request, retry_job)
+
+
+def queue_view(request: Request) -> JSONResponse:
+    require_admin(request)
+    with _session(request) as session:
+        return JSONResponse(queue_overview(session, request.app.state.settings))
+
+
+async def create_pipeline_route(request: Request) -> JSONResponse:
+    require_admin(request)
+    body = await json_body(request, max_bytes=1024 * 1024)
+    name = body_str(body, "name", required=True, max_length=200)
+    raw_steps = body.get("steps")
+    if not isinstance(raw_steps, list) or not raw_steps:
+        raise ApiError(400, "steps must be a non-empty array")
+    steps = []
+    for index, raw in enumerate(raw_steps):
+        if not isinstance(raw, dict):
+            raise ApiError(400, f"steps[{index}] must be an object")
+        spec = spec_from_body(raw)
+        depends = raw.get("dependsOn") or []
+        if not isinstance(depends, list):
+            raise ApiError(400, f"steps[{index}].dependsOn must be an array of step indexes")
+        steps.append(
+            StepSpec(
+                type=spec.type,
+                params=dict(spec.params),
+                depends_on=tuple(depends),
+                priority=spec.priority,
+                resource_category=spec.resource_category,
+                vram_required=spec.vram_required,
+            )
+        )
+    with _session(request) as session:
+        with session.begin():
+            pipeline_id = create_pipeline(session, name or "", steps)
+        return JSONResponse(pipeline_json(session, pipeline_id), status_code=201)
+
+
+def pipeline_json(session: Session, pipeline_id: int) -> dict[str, Any]:
+    pipeline = session.get(Pipeline, pipeline_id)
+    if pipeline is None:
+        raise ApiError(404, "Pipeline not found")
+    steps = session.scalars(
+        select(PipelineStep)
+        .where(PipelineStep.pipeline_id == pipeline_id)
+        .order_by(PipelineStep.step_index)
+    ).all()
+    jobs = {
+        j.pipeline_step_id: j
+        for j in session.scalars(select(Job).where(Job.pipeline_id == pipeline_id)).all()
+    }
+    return {
+        "pipeline": {
+            "id": pipeline.id,
+            "name": pipeline.name,
+            "status": pipeline.status,
+            "createdAt": iso(pipeline.created_at),
+            "completedAt": iso(pipeline.completed_at),
+            "steps": [
+                {
+                    "id": s.id,
+                    "stepIndex": s.step_index,
+                    "type": s.type,
+                    "params": s.params,
+                    "dependsOn": s.depends_on,
+                    "job": job_to_json(jobs[s.id]) if s.id in jobs else None,
+                }
+                for s in steps
+            ],
+        },
+        "jobs": [job_to_json(jobs[s.id]) for s in steps if s.id in jobs],
+    }
+
+
+def get_pipeline(request: Request) -> JSONResponse:
+    require_admin(request)
+    pipeline_id = path_id(request)
+    with _session(request) as session:
+        return JSONResponse(pipeline_json(session, pipeline_id))
+
+
+ROUTES = [
+    Route("/api/jobs", create_job, methods=["POST"]),
+    Route("/api/jobs", list_jobs, methods=["GET"]),
+    Route("/api/jobs/queue", queue_view, methods=["GET"]),
+    Route("/api/jobs/{id}", get_job, methods=["GET"]),
+    Route("/api/jobs/{id}/cancel", cancel, methods=["POST"]),
+    Route("/api/jobs/{id}/retry", retry, methods=["POST"]),
+    Route("/api/pipelines", create_pipeline_route, methods=["POST"]),
+    Route("/api/pipelines/{id}", get_pipeline, methods=["GET"]),
+]

@@ -1,0 +1,197 @@
+"""``mediaq``: one command line for every role (SPEC §5)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from mediaq.errors import ConfigError, MediaqError
+from mediaq.settings import Settings, parse_classes, parse_fake_gpus
+
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+def _stop_event() -> threading.Event:
+    """An event set by SIGINT/SIGTERM, so every loop stops cleanly."""
+    stop = threading.Event()
+
+    def handle(signum: int, _: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, handle)
+    signal.signal(signal.SIGTERM, handle)
+    return stop
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from mediaq.migrate import upgrade_to_head
+
+    upgrade_to_head(settings.database_url)
+    print("database is at the newest schema")
+    return 0
+
+
+def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from api_shim.app import create_app
+
+    app = create_app(settings)
+    uvicorn.run(
+        app, host=settings.api_host, port=settings.api_port, log_level="warning", access_log=False
+    )
+    return 0
+
+
+def cmd_scheduler(args: argparse.Namespace, settings: Settings) -> int:
+    from scheduler.service import Scheduler
+
+    Scheduler(settings).run_forever(_stop_event())
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from workers.daemon import HostDaemon
+
+    HostDaemon(settings).run(_stop_event())
+    return 0
+
+
+def cmd_flower(args: argparse.Namespace, settings: Settings) -> int:
+    import subprocess
+
+    argv = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-b",
+        settings.redis_url,
+        "flower",
+        f"--port={args.port}",
+        f"--address={args.address}",
+    ]
+    return subprocess.call(argv)
+
+
+def cmd_enqueue(args: argparse.Namespace, settings: Settings) -> int:
+    from mediaq.db import transaction
+    from mediaq.enqueue import JobSpec, enqueue
+
+    params = parse_params(args.param or [])
+    spec = JobSpec(args.type, params, args.priority, args.resource_category, args.vram)
+    with transaction(settings.database_url) as session:
+        job_id = enqueue(session, spec)
+    print(job_id)
+    return 0
+
+
+def parse_params(pairs: Sequence[str]) -> dict[str, Any]:
+    """``k=v`` pairs; values are read as JSON when they parse (numbers, lists), else text."""
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--param expects key=value, not {pair!r}")
+        try:
+            params[key] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key] = value
+    return params
+
+
+def cmd_jobs(args: argparse.Namespace, settings: Settings) -> int:
+    from mediaq.jobsview import follow_job, print_jobs
+
+    if args.id is not None:
+        return follow_job(settings, args.id)
+    print_jobs(settings, status=args.status, limit=args.limit)
+    return 0
+
+
+def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
+    from api_shim.auth import mint_token
+
+    if not settings.jwt_secret:
+        raise ConfigError("JWT_SECRET is not set")
+    print(mint_token(settings, args.user_id, args.role, args.ttl))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mediaq", description=__doc__)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--database-url", dest="database_url")
+    common.add_argument("--redis-url", dest="redis_url")
+    common.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("migrate", parents=[common], help="bring the database to the newest schema")
+    api = sub.add_parser("api", parents=[common], help="the HTTP shim")
+    api.add_argument("--port", dest="api_port", type=int)
+    api.add_argument("--host", dest="api_host")
+    sched = sub.add_parser("scheduler", parents=[common], help="admission, dispatch, rescue")
+    sched.add_argument("--tick", dest="scheduler_tick_s", type=float)
+    worker = sub.add_parser("worker", parents=[common], help="the host daemon")
+    worker.add_argument("--host", dest="host_name")
+    worker.add_argument("--classes", type=parse_classes)
+    worker.add_argument("--concurrency", type=int)
+    worker.add_argument("--gpu-slots", dest="gpu_slots", type=int)
+    worker.add_argument("--nvenc-sessions", dest="nvenc_sessions", type=int)
+    worker.add_argument("--fake-gpus", dest="fake_gpus", type=parse_fake_gpus)
+    flower = sub.add_parser("flower", parents=[common], help="Flower on the same broker")
+    flower.add_argument("--port", type=int, default=5555)
+    flower.add_argument("--address", default="0.0.0.0")
+    enq = sub.add_parser("enqueue", parents=[common], help="enqueue a job, print its id")
+    enq.add_argument("type")
+    enq.add_argument("--param", action="append", metavar="K=V")
+    enq.add_argument("--priority", type=int, default=5)
+    enq.add_argument("--resource-category", dest="resource_category")
+    enq.add_argument("--vram", type=int)
+    jobs = sub.add_parser("jobs", parents=[common], help="list jobs, or follow one")
+    jobs.add_argument("id", nargs="?", type=int)
+    jobs.add_argument("--status")
+    jobs.add_argument("--limit", type=int, default=30)
+    token = sub.add_parser("token", parents=[common], help="mint a JWT for local use")
+    token.add_argument("--user-id", dest="user_id", type=int, required=True)
+    token.add_argument("--role", default="admin")
+    token.add_argument("--ttl", type=int, default=24 * 3600)
+    return parser
+
+
+COMMANDS: dict[str, Command] = {
+    "migrate": cmd_migrate,
+    "api": cmd_api,
+    "scheduler": cmd_scheduler,
+    "worker": cmd_worker,
+    "flower": cmd_flower,
+    "enqueue": cmd_enqueue,
+    "jobs": cmd_jobs,
+    "token": cmd_token,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        settings = Settings.from_env().with_overrides(**vars(args))
+        return COMMANDS[args.command](args, settings)
+    except (ConfigError, MediaqError) as exc:
+        print(f"mediaq {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""Engines and sessions: SQLAlchemy 2 over psycopg 3."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from mediaq.settings import normalize_database_url
+
+_ENGINES: dict[str, Engine] = {}
+_LOCK = threading.Lock()
+
+
+def engine_for(database_url: str) -> Engine:
+    """One pooled engine per URL and process, created lazily (so never before a fork)."""
+    url = normalize_database_url(database_url)
+    with _LOCK:
+        engine = _ENGINES.get(url)
+        if engine is None:
+            engine = create_engine(url, pool_size=5, max_overflow=10, pool_pre_ping=True)
+            _ENGINES[url] = engine
+        return engine
+
+
+def session_factory(database_url: str) -> sessionmaker[Session]:
+    """A session factory bound to the engine of ``database_url``."""
+    return sessionmaker(engine_for(database_url), expire_on_commit=False)
+
+
+@contextmanager
+def transaction(database_url: str) -> Iterator[Session]:
+    """A session in one transaction: committed on success, rolled back on error."""
+    with session_factory(database_url)() as session, session.begin():
+        yield session
+
+
+def dispose_engines(close: bool = True) -> None:
+    """Drop every pooled connection of this process.
+
+    After a fork pass ``close=False``: the parent's connections are forgotten, not closed,
+    so the parent can keep using them.
+    """
+    with _LOCK:
+        for engine in _ENGINES.values():
+            engine.dispose(close=close)
+        _ENGINES.clear()

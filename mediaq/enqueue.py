@@ -1,0 +1,97 @@
+"""Writing jobs: one at a time or in bulk, inside the caller's own transaction.
+
+Nothing is published here. The insert fires a NOTIFY (a trigger in the schema) that wakes
+the scheduler, which admits and publishes once the caller's transaction commits.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from mediaq.errors import ValidationError
+from mediaq.jobtypes import job_type, resolve_resources
+from mediaq.models import Job
+
+PRIORITY_MIN, PRIORITY_MAX = -1000, 1000
+DEFAULT_PRIORITY = 5
+MAX_PARAMS_BYTES = 64 * 1024
+MAX_VRAM_MIB = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What a caller asks for; the rest comes from the job type's defaults."""
+
+    type: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    priority: int = DEFAULT_PRIORITY
+    resource_category: str | None = None
+    vram_required: int | None = None
+    max_attempts: int | None = None
+
+
+def job_row(spec: JobSpec) -> dict[str, Any]:
+    """Validate a spec and return the column values of its row (pure)."""
+    kind = job_type(spec.type)
+    if not isinstance(spec.params, Mapping):
+        raise ValidationError("params must be an object")
+    params = dict(spec.params)
+    try:
+        encoded = json.dumps(params)
+    except (TypeError, ValueError):
+        raise ValidationError("params must be JSON-serializable") from None
+    if len(encoded) > MAX_PARAMS_BYTES:
+        raise ValidationError(f"params must be at most {MAX_PARAMS_BYTES} bytes as JSON")
+    if "\\u0000" in encoded:
+        raise ValidationError("params must not contain NUL characters")
+    if isinstance(spec.priority, bool) or not isinstance(spec.priority, int):
+        raise ValidationError("priority must be an integer")
+    if not PRIORITY_MIN <= spec.priority <= PRIORITY_MAX:
+        raise ValidationError(f"priority must be between {PRIORITY_MIN} and {PRIORITY_MAX}")
+    if spec.vram_required is not None and (
+        isinstance(spec.vram_required, bool)
+        or not isinstance(spec.vram_required, int)
+        or not 0 <= spec.vram_required <= MAX_VRAM_MIB
+    ):
+        raise ValidationError(f"vramRequired must be an integer between 0 and {MAX_VRAM_MIB}")
+    category, vram = resolve_resources(spec.type, spec.resource_category, spec.vram_required)
+    max_attempts = kind.max_attempts if spec.max_attempts is None else spec.max_attempts
+    if not 1 <= max_attempts <= 100:
+        raise ValidationError("maxAttempts must be between 1 and 100")
+    return {
+        "type": spec.type,
+        "params": params,
+        "priority": spec.priority,
+        "resource_category": category,
+        "vram_required": vram,
+        "max_attempts": max_attempts,
+        "status": "pending",
+    }
+
+
+def enqueue(session: Session, spec: JobSpec, **extra: Any) -> int:
+    """Insert one job in the caller's transaction and return its id."""
+    row = job_row(spec) | extra
+    job_id = session.execute(insert(Job).values(**row).returning(Job.id)).scalar_one()
+    return int(job_id)
+
+
+def enqueue_many(session: Session, specs: Iterable[JobSpec]) -> list[int]:
+    """Insert many jobs in one statement batch; ids come back in the order of ``specs``."""
+    rows = [job_row(spec) for spec in specs]
+    if not rows:
+        return []
+    return insert_rows(session, rows)
+
+
+def insert_rows(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert validated job rows with one multi-row INSERT per batch, returning their ids."""
+    stmt = insert(Job).returning(Job.id, sort_by_parameter_order=True)
+    result = session.execute(stmt, list(rows))
+    return [int(r) for r in result.scalars().all()]

@@ -1,0 +1,1 @@
+"""The scheduler: admission, dispatch, rescue and periodic work (one active instance)."""

@@ -1,0 +1,159 @@
+"""The scheduler process: one active instance, others standing by.
+
+Leadership is a PostgreSQL session advisory lock held on the very connection the scheduler
+works on: if that connection dies, the lock and any half-done transaction die with it, and a
+standby takes over within one tick. The loop wakes on LISTEN/NOTIFY (the jobs table's
+triggers) with a short tick as fallback; each pass admits, and each tick also refreshes
+waiting reasons, rescues and runs periodic work.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+from celery import Celery
+from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from mediaq.settings import RESOURCE_CLASSES, Settings
+from scheduler import periodic
+from scheduler.admission import plan_all
+from scheduler.dispatch import Admitted, admit, clear_positions_outside, publish, write_waiting
+from scheduler.fleet import count_busy, database_now, load_capacity, load_live, load_pending
+from scheduler.model import PendingJob, Placement, Waiting
+from scheduler.ordering import plan_slots
+from scheduler.rescue import rescue
+from tasks.celery_app import create_celery
+
+log = logging.getLogger(__name__)
+
+LEADER_LOCK = 0x6D71_5343  # "mqSC"
+CHANNEL = "mediaq_jobs"
+REASON_WINDOW = 500  # pending jobs per class that carry a stored position and reason
+GPU_FAST_WINDOW = 64  # eligible GPU jobs considered on a fast (notification) pass
+COALESCE_S = 0.002
+
+
+@dataclass
+class PassReport:
+    admitted: list[Admitted] = field(default_factory=list)
+    waiting: int = 0
+    rescued: int = 0
+
+
+class Scheduler:
+    """Admission, dispatch, rescue and periodic work for the whole fleet."""
+
+    def __init__(self, settings: Settings, app: Celery | None = None) -> None:
+        self.settings = settings
+        self.app = app or create_celery(settings)
+        self.engine: Engine = create_engine(settings.database_url, pool_size=1, max_overflow=0)
+        self.is_leader = False
+        self.passes = 0
+
+    # ---- one pass ------------------------------------------------------------------------
+    def run_pass(self, conn: Connection, refresh: bool) -> PassReport:
+        """Admit what fits; on refresh passes also store reasons and rescue."""
+        report = PassReport()
+        with conn.begin():
+            now = database_now(conn)
+            if refresh:
+                rescued = rescue(conn, self.settings)
+                report.rescued = rescued.total
+                report.admitted.extend(rescued.republished)
+            capacity = load_capacity(conn, self.settings)
+            live = load_live(conn)
+            placements: list[Placement] = []
+            waiting: list[Waiting] = []
+            heads: dict[str, list[PendingJob]] = {}
+            busy = count_busy(live, "cpu")
+            free = capacity.cpu_slots + self.settings.lookahead - busy
+            limit = REASON_WINDOW if refresh else max(0, free)
+            heads["cpu"] = load_pending(conn, "cpu", limit, eligible_only=not refresh)
+            cpu_plan = plan_slots(
+                heads["cpu"], capacity.cpu_slots, busy, now, self.settings.lookahead
+            )
+            placements.extend(cpu_plan.admitted)
+            waiting.extend(cpu_plan.waiting)
+            gpu_limit = REASON_WINDOW if refresh else GPU_FAST_WINDOW
+            for class_name in ("gpu_ai", "gpu_encode"):
+                heads[class_name] = load_pending(
+                    conn, class_name, gpu_limit, eligible_only=not refresh
+                )
+            gpu_plan = plan_all(heads, live, capacity, now, self.settings.vram_margin_mib)
+            placements.extend(gpu_plan.admitted)
+            waiting.extend(gpu_plan.waiting)
+            report.admitted.extend(admit(conn, placements))
+            if refresh:
+                report.waiting = write_waiting(conn, waiting)
+                class_by_id = {j.id: c for c, jobs in heads.items() for j in jobs}
+                for class_name in RESOURCE_CLASSES:
+                    kept = [w.job_id for w in waiting if class_by_id.get(w.job_id) == class_name]
+                    clear_positions_outside(conn, class_name, kept)
+        publish(self.app, self.settings.queue_prefix, report.admitted)
+        self.passes += 1
+        return report
+
+    # ---- the loop ------------------------------------------------------------------------
+    def run_forever(self, stop: threading.Event) -> None:
+        """Stand by until leader, then schedule until ``stop`` is set or leadership is lost."""
+        while not stop.is_set():
+            try:
+                with self.engine.connect() as conn:
+                    if not self._try_lead(conn):
+                        stop.wait(self.settings.scheduler_tick_s)
+                        continue
+                    log.info("scheduler: leading (host %s)", self.settings.host_name)
+                    self._lead(conn, stop)
+            except (OperationalError, DBAPIError) as exc:
+                log.warning("scheduler: database connection lost (%s); retrying", exc)
+                self.is_leader = False
+                self.engine.dispose()
+                stop.wait(self.settings.scheduler_tick_s)
+        self.is_leader = False
+
+    def _try_lead(self, conn: Connection) -> bool:
+        got = bool(
+            conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LEADER_LOCK}).scalar()
+        )
+        conn.commit()
+        self.is_leader = got
+        return got
+
+    def _lead(self, conn: Connection, stop: threading.Event) -> None:
+        conn.exec_driver_sql(f"LISTEN {CHANNEL}")
+        conn.commit()
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        tick = self.settings.scheduler_tick_s
+        next_tick = 0.0
+        try:
+            while not stop.is_set():
+                now = time.monotonic()
+                refresh = now >= next_tick
+                if refresh:
+                    next_tick = now + tick
+                self.run_pass(conn, refresh)
+                if refresh:
+                    for line in periodic.run_due(self.settings, time.monotonic()):
+                        log.info("periodic %s", line)
+                self._wait_for_work(driver, max(0.0, next_tick - time.monotonic()), stop)
+        finally:
+            self.is_leader = False
+
+    @staticmethod
+    def _wait_for_work(driver: object, timeout: float, stop: threading.Event) -> None:
+        # Wake on the first notification (or the tick), then let a short burst coalesce.
+        step = min(timeout, 0.25)
+        deadline = time.monotonic() + timeout
+        while not stop.is_set():
+            got = list(driver.notifies(timeout=step, stop_after=1))  # type: ignore[attr-defined]
+            if got:
+                time.sleep(COALESCE_S)
+                list(driver.notifies(timeout=0.0))  # type: ignore[attr-defined]
+                return
+            if time.monotonic() >= deadline:
+                return

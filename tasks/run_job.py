@@ -1,0 +1,150 @@
+"""The one Celery task: claim the job row, run its handler, record the outcome.
+
+Thin on purpose: everything a handler needs is in ``JobContext``; every write is fenced by
+the attempt number the claim produced.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from celery import Celery, Task
+from sqlalchemy import Engine
+
+from mediaq import jobstore
+from mediaq.db import engine_for
+from mediaq.errors import AttemptSuperseded, JobCancelled, PermanentError, PreflightFailed
+from mediaq.jobstore import Claim
+from mediaq.settings import Settings
+from tasks.celery_app import RUN_JOB
+from tasks.context import JobContext
+from tasks.monitor import AttemptMonitor
+from tasks.registry import handler_for
+
+log = logging.getLogger(__name__)
+
+Preflight = Callable[[Claim], None]
+
+
+@dataclass
+class Outcome:
+    status: str  # completed | retrying | failed | cancelled | dropped | preflight_refused
+    detail: str = ""
+
+
+class WorkerRuntime:
+    """Per-process state of a worker: settings, engine (made after fork), monitor."""
+
+    def __init__(self, settings: Settings, preflight: Preflight | None = None) -> None:
+        self.settings = settings
+        self.preflight = preflight
+        self._monitor: AttemptMonitor | None = None
+
+    @property
+    def engine(self) -> Engine:
+        return engine_for(self.settings.database_url)
+
+    @property
+    def monitor(self) -> AttemptMonitor:
+        if self._monitor is None:
+            self._monitor = AttemptMonitor(
+                self.settings.cancel_poll_s, self.settings.heartbeat_interval_s
+            )
+        return self._monitor
+
+    @property
+    def gpu_uuid(self) -> str | None:
+        return self.settings.worker_gpu or None
+
+
+def execute_job(
+    runtime: WorkerRuntime,
+    job_id: int,
+    expected_attempt: int,
+    on_progress: Callable[[int], None] | None = None,
+) -> Outcome:
+    """Claim and run one job; never raises for the job's own failures."""
+    settings = runtime.settings
+    with runtime.engine.begin() as conn:
+        claim = jobstore.claim(conn, job_id, expected_attempt, settings.host_name, runtime.gpu_uuid)
+    if claim is None:
+        log.info(
+            "job %s: nothing to claim for attempt %s; delivery dropped", job_id, expected_attempt
+        )
+        return Outcome("dropped")
+    ctx = JobContext(settings, runtime.engine, claim, settings.host_name, on_progress)
+    runtime.monitor.watch(ctx)
+    try:
+        return _run_claimed(runtime, ctx)
+    finally:
+        runtime.monitor.unwatch()
+
+
+def _run_claimed(runtime: WorkerRuntime, ctx: JobContext) -> Outcome:
+    cap = runtime.settings.log_max_chars
+    claim = ctx.claim
+    try:
+        if runtime.preflight is not None and claim.assigned_gpu:
+            runtime.preflight(claim)
+        handler = handler_for(claim.type)
+        result = handler(ctx)
+    except PreflightFailed as exc:
+        with runtime.engine.begin() as conn:
+            jobstore.return_to_pending(
+                conn, claim.job_id, claim.attempt, "PREFLIGHT_FAILED", exc.reason, cap
+            )
+        return Outcome("preflight_refused", exc.reason)
+    except (JobCancelled, AttemptSuperseded) as exc:
+        return Outcome("cancelled", str(exc))
+    except PermanentError as exc:
+        return _record_failure(runtime, ctx, f"{type(exc).__name__}: {exc}", permanent=True)
+    except Exception as exc:  # any other error is transient: retried with backoff
+        detail = "".join(traceback.format_exception(exc, limit=-3)).strip()
+        return _record_failure(runtime, ctx, detail, permanent=False)
+    with runtime.engine.begin() as conn:
+        done = jobstore.complete(conn, claim.job_id, claim.attempt, _json_result(result), cap)
+    return Outcome("completed" if done else "cancelled")
+
+
+def _record_failure(
+    runtime: WorkerRuntime, ctx: JobContext, error: str, permanent: bool
+) -> Outcome:
+    if ctx.cancelled:
+        return Outcome("cancelled", error)
+    with runtime.engine.begin() as conn:
+        outcome = jobstore.fail(
+            conn, ctx.job_id, ctx.attempt, error, permanent, runtime.settings.log_max_chars
+        )
+    if outcome is None:
+        return Outcome("cancelled", error)
+    return Outcome("retrying" if outcome.status == "pending" else "failed", error)
+
+
+def _json_result(result: Any) -> dict[str, Any] | None:
+    if result is None:
+        return None
+    if not isinstance(result, dict):
+        return {"value": result}
+    return result
+
+
+def register_run_job(app: Celery, settings: Settings, preflight: Preflight | None = None) -> Task:
+    """Define the ``mediaq.run_job`` task on ``app``, bound to a per-process runtime."""
+    runtime = WorkerRuntime(settings, preflight)
+
+    @app.task(name=RUN_JOB, bind=True, acks_late=True, reject_on_worker_lost=True)
+    def run_job(self: Task, job_id: int, expected_attempt: int) -> str:
+        def progress_event(value: int) -> None:
+            # Flower folds fields of custom task events into the task it shows.
+            self.send_event("task-progress", progress=value)
+
+        outcome = execute_job(
+            runtime, job_id, expected_attempt, progress_event if settings.task_events else None
+        )
+        return outcome.status
+
+    return run_job

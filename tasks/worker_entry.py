@@ -1,0 +1,24 @@
+"""Entry module of a Celery worker process started by the host daemon.
+
+``celery -A tasks.worker_entry worker ...`` imports this: settings are read from the
+environment the daemon prepared, once.
+"""
+
+from __future__ import annotations
+
+from celery.signals import worker_process_init
+
+from mediaq.db import dispose_engines
+from mediaq.settings import Settings
+from tasks.celery_app import create_celery
+from tasks.run_job import register_run_job
+
+settings = Settings.from_env()
+app = create_celery(settings)
+register_run_job(app, settings)
+
+
+@worker_process_init.connect
+def _fresh_connections(**_: object) -> None:
+    # A pool child must never reuse a connection its parent opened.
+    dispose_engines(close=False)

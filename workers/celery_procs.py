@@ -1,0 +1,170 @@
+"""Starting and supervising the Celery worker processes of one host.
+
+One CPU worker consuming the shared CPU queue, and one worker per GPU consuming that GPU's
+own queue, started with ``CUDA_VISIBLE_DEVICES=GPU-<uuid>`` so the scheduler's choice of GPU
+is the GPU the job runs on. Nothing here touches NVML or CUDA.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+from mediaq.queues import cpu_queue, gpu_queue
+from mediaq.settings import Settings, settings_to_env
+
+log = logging.getLogger(__name__)
+
+RESTART_BACKOFF_S = 2.0
+
+
+@dataclass
+class WorkerSpec:
+    """One Celery worker process to keep running."""
+
+    name: str
+    queue: str
+    concurrency: int
+    env: dict[str, str]
+
+
+@dataclass
+class SupervisedWorker:
+    spec: WorkerSpec
+    proc: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    started_at: float = field(default=0.0)
+
+
+def worker_specs(settings: Settings, gpu_uuids: list[tuple[int, str]]) -> list[WorkerSpec]:
+    """The Celery workers this host runs for its classes and GPUs."""
+    base = settings_to_env(settings)
+    specs: list[WorkerSpec] = []
+    if "cpu" in settings.classes and settings.concurrency > 0:
+        env = base | {"MEDIAQ_WORKER_GPU": "", "CUDA_VISIBLE_DEVICES": ""}
+        specs.append(
+            WorkerSpec(
+                f"cpu@{settings.host_name}",
+                cpu_queue(settings.queue_prefix),
+                settings.concurrency,
+                env,
+            )
+        )
+    if any(c.startswith("gpu_") for c in settings.classes):
+        for index, uuid in gpu_uuids:
+            visible = uuid if uuid.startswith("GPU-") else f"GPU-{uuid}"
+            env = base | {
+                "MEDIAQ_WORKER_GPU": uuid,
+                "CUDA_VISIBLE_DEVICES": visible,
+                "CUDA_DEVICE_ORDER": "PCI_BUS_ID",
+            }
+            specs.append(
+                WorkerSpec(
+                    f"gpu{index}@{settings.host_name}",
+                    gpu_queue(settings.queue_prefix, uuid),
+                    settings.gpu_slots,
+                    env,
+                )
+            )
+    return specs
+
+
+def celery_argv(spec: WorkerSpec) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "tasks.worker_entry",
+        "worker",
+        "-Q",
+        spec.queue,
+        "-c",
+        str(spec.concurrency),
+        "-n",
+        spec.name,
+        "-P",
+        "prefork",
+        "--prefetch-multiplier",
+        "1",
+        "-O",
+        "fair",
+        "--without-gossip",
+        "--without-mingle",
+        "--loglevel",
+        "WARNING",
+    ]
+
+
+class WorkerSupervisor:
+    """Keeps the host's Celery workers running; restarts one that dies."""
+
+    def __init__(self, specs: list[WorkerSpec]) -> None:
+        self.workers = [SupervisedWorker(spec) for spec in specs]
+
+    def start(self) -> None:
+        for worker in self.workers:
+            self._spawn(worker)
+
+    def check(self) -> None:
+        """Restart any worker that exited (after a short backoff)."""
+        for worker in self.workers:
+            if worker.proc is not None and worker.proc.poll() is not None:
+                if time.monotonic() - worker.started_at < RESTART_BACKOFF_S:
+                    continue
+                log.warning(
+                    "celery worker %s exited (%s); restarting",
+                    worker.spec.name,
+                    worker.proc.returncode,
+                )
+                worker.restarts += 1
+                self._spawn(worker)
+
+    def pids(self) -> frozenset[int]:
+        """Our processes: the workers and their pool children (for foreign-memory accounting)."""
+        pids: set[int] = set()
+        for worker in self.workers:
+            if worker.proc is not None and worker.proc.poll() is None:
+                pids.add(worker.proc.pid)
+                pids.update(_children(worker.proc.pid))
+        return frozenset(pids)
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Warm shutdown (SIGTERM: finish or give back the current tasks), then SIGKILL."""
+        for worker in self.workers:
+            if worker.proc is not None and worker.proc.poll() is None:
+                _signal_group(worker.proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        for worker in self.workers:
+            if worker.proc is None:
+                continue
+            try:
+                worker.proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _signal_group(worker.proc.pid, signal.SIGKILL)
+                worker.proc.wait()
+
+    @staticmethod
+    def _spawn(worker: SupervisedWorker) -> None:
+        env = dict(os.environ) | worker.spec.env
+        worker.proc = subprocess.Popen(celery_argv(worker.spec), env=env, start_new_session=True)
+        worker.started_at = time.monotonic()
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, sig)
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as fh:
+            return [int(p) for p in fh.read().split()]
+    except OSError:
+        return []
