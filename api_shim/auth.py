@@ -51,7 +51,7 @@ def decode_user(token: str, settings: Settings) -> User:
         raise ApiError(401, "Invalid token") from None
     sub = claims.get("sub")
     try:
-        user_id = int(sub)
+        user_id = int(str(sub))
     except (TypeError, ValueError):
         raise ApiError(401, "Invalid token") from None
     role = claims.get("role")

@@ -28,7 +28,7 @@ MAX_BULK = 10_000
 
 
 def _session(request: Request) -> Session:
-    return request.app.state.sessions()  # type: ignore[no-any-return]
+    return request.app.state.sessions()
 
 
 def spec_from_body(body: dict[str, Any]) -> JobSpec:

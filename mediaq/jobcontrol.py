@@ -7,7 +7,9 @@ job's worker notices within ``cancel_poll_s`` and ends the handler's process gro
 
 from __future__ import annotations
 
-from sqlalchemy import text
+from typing import Any
+
+from sqlalchemy import CursorResult, text
 from sqlalchemy.orm import Session
 
 from mediaq.errors import Conflict, NotFound
@@ -37,7 +39,7 @@ def cancel_job(session: Session, job_id: int) -> None:
 
 def retry_job(session: Session, job_id: int) -> None:
     """Put a failed or cancelled job back to pending with a fresh retry budget."""
-    result = session.execute(
+    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
         text(
             """
             UPDATE jobs SET status = 'pending', failures = 0, not_before = NULL,

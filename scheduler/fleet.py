@@ -36,7 +36,7 @@ def load_capacity(conn: Connection, settings: Settings) -> Capacity:
         rows = conn.execute(
             text(
                 """
-                SELECT uuid, host_name, index, name, total_mib, free_mib, foreign_mib,
+                SELECT uuid, host_name, index AS gpu_index, name, total_mib, free_mib, foreign_mib,
                        encoder_sessions, healthy
                   FROM gpus
                  WHERE host_name = ANY(:hosts)
@@ -52,7 +52,7 @@ def load_capacity(conn: Connection, settings: Settings) -> Capacity:
                 GpuView(
                     uuid=g.uuid,
                     host=g.host_name,
-                    index=g.index,
+                    index=g.gpu_index,
                     name=g.name,
                     total_mib=g.total_mib,
                     free_mib=g.free_mib,

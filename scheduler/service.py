@@ -10,8 +10,10 @@ waiting reasons, rescues and runs periodic work.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from celery import Celery
@@ -50,7 +52,14 @@ class Scheduler:
     def __init__(self, settings: Settings, app: Celery | None = None) -> None:
         self.settings = settings
         self.app = app or create_celery(settings)
-        self.engine: Engine = create_engine(settings.database_url, pool_size=1, max_overflow=0)
+        # The name shows in pg_stat_activity: which process holds the leader lock.
+        name = f"mediaq-scheduler:{settings.host_name}:{os.getpid()}"
+        self.engine: Engine = create_engine(
+            settings.database_url,
+            pool_size=1,
+            max_overflow=0,
+            connect_args={"application_name": name[:63]},
+        )
         self.is_leader = False
         self.passes = 0
 
@@ -68,7 +77,7 @@ class Scheduler:
             live = load_live(conn)
             placements: list[Placement] = []
             waiting: list[Waiting] = []
-            heads: dict[str, list[PendingJob]] = {}
+            heads: dict[str, Sequence[PendingJob]] = {}
             busy = count_busy(live, "cpu")
             free = capacity.cpu_slots + self.settings.lookahead - busy
             limit = REASON_WINDOW if refresh else max(0, free)

@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -110,10 +110,8 @@ class WorkerProcess:
     def kill_hard(self) -> None:
         """SIGKILL the daemon and every Celery process it started (a host lost)."""
         for pid in self.pids():
-            try:
+            with suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         self.proc.wait(10)
 
     def close(self) -> None:
@@ -124,10 +122,8 @@ class WorkerProcess:
             except subprocess.TimeoutExpired:
                 self.kill_hard()
         for pid in self.pids():
-            try:
+            with suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         self.log_file.close()
 
     def log_tail(self, chars: int = 4000) -> str:
@@ -166,11 +162,13 @@ def fleet(
 def wait_for_workers(settings: Settings, hosts: int, timeout: float = 30.0) -> None:
     """Until ``hosts`` worker hosts have registered and their Celery workers answer."""
     wait_until(
-        lambda: scalar(
-            settings,
-            "SELECT count(*) FROM worker_hosts WHERE last_seen > now() - interval '5 seconds'",
-        )
-        >= hosts,
+        lambda: (
+            scalar(
+                settings,
+                "SELECT count(*) FROM worker_hosts WHERE last_seen > now() - interval '5 seconds'",
+            )
+            >= hosts
+        ),
         timeout,
         what=f"{hosts} worker hosts",
     )
