@@ -1,3 +1,3 @@
 """Job handlers, one module per job type family. Importing this registers them all."""
 
-from tasks.handlers import noop  # noqa: F401
+from tasks.handlers import noop, scan  # noqa: F401
