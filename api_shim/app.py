@@ -9,8 +9,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from api_shim import jobs_routes
+from api_shim import (
+    admin_media_routes,
+    comments_routes,
+    jobs_routes,
+    openapi,
+    public_media_routes,
+    reactions_routes,
+    videos_routes,
+)
 from api_shim.errors import EXCEPTION_HANDLERS
+from api_shim.middleware import BodyLimit, OriginGate
+from api_shim.resources import lifespan
 from mediaq.db import session_factory
 from mediaq.errors import ConfigError
 from mediaq.settings import Settings
@@ -30,6 +40,12 @@ def routes() -> list[BaseRoute]:
     return [
         Route("/health", health, methods=["GET"]),
         *jobs_routes.ROUTES,
+        *videos_routes.ROUTES,
+        *public_media_routes.ROUTES,
+        *reactions_routes.ROUTES,
+        *comments_routes.ROUTES,
+        *admin_media_routes.ROUTES,
+        *openapi.ROUTES,
     ]
 
 
@@ -38,6 +54,9 @@ def create_app(settings: Settings) -> Starlette:
     if not settings.enable_media_features:
         raise ConfigError(FEATURE_DISABLED)
     middleware = [
+        # Outermost: unknown origins and oversized bodies are refused before anything runs.
+        Middleware(OriginGate, allowed=settings.cors_origins),
+        Middleware(BodyLimit),
         Middleware(
             CORSMiddleware,
             allow_origins=list(settings.cors_origins),
@@ -50,6 +69,7 @@ def create_app(settings: Settings) -> Starlette:
         routes=routes(),
         middleware=middleware,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.sessions = session_factory(settings.database_url)

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import logging
 
+import psycopg
+from psycopg_pool import PoolTimeout
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -47,6 +51,12 @@ async def domain_error(_: Request, exc: Exception) -> Response:
     return error_response(400, str(exc))
 
 
+async def unavailable(request: Request, exc: Exception) -> Response:
+    # A database or Redis outage is the service's state, not the caller's fault nor a bug.
+    log.warning("service unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return error_response(503, "Service unavailable")
+
+
 async def unexpected_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response(500, "Internal server error")
@@ -58,5 +68,9 @@ EXCEPTION_HANDLERS = {
     ValidationError: domain_error,
     NotFound: domain_error,
     Conflict: domain_error,
+    psycopg.OperationalError: unavailable,
+    PoolTimeout: unavailable,
+    RedisConnectionError: unavailable,
+    RedisTimeoutError: unavailable,
     Exception: unexpected_error,
 }

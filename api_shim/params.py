@@ -126,3 +126,21 @@ def body_str(
     if "\x00" in value:
         raise ApiError(400, f"{name} must not contain NUL characters")
     return value
+
+
+def query_str(request: Request, name: str, max_length: int = 200) -> str | None:
+    """A text query parameter: empty means absent; NUL bytes and overlong values refused."""
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    if len(raw) > max_length:
+        raise ApiError(400, f"{name} must be at most {max_length} characters")
+    if "\x00" in raw:
+        raise ApiError(400, f"{name} must not contain NUL characters")
+    return raw
+
+
+def like_pattern(term: str) -> str:
+    r"""``%term%`` for ``ILIKE ... ESCAPE '\'`` with ``%``, ``_`` and ``\`` matched literally."""
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"

@@ -92,6 +92,17 @@ class Video(Base):
     )
 
 
+# (index name suffix, category first?, sort columns) of the gallery indexes (migration 0002).
+GALLERY_SORT_INDEXES = (
+    ("recent", False, ("created_at DESC", "id DESC")),
+    ("popular", False, ("upvote_count DESC", "created_at DESC", "id DESC")),
+    ("viewed", False, ("view_count DESC", "created_at DESC", "id DESC")),
+    ("cat_recent", True, ("created_at DESC", "id DESC")),
+    ("cat_popular", True, ("upvote_count DESC", "created_at DESC", "id DESC")),
+    ("cat_viewed", True, ("view_count DESC", "created_at DESC", "id DESC")),
+)
+
+
 class PublicMedia(Base):
     __tablename__ = "public_media"
 
@@ -122,6 +133,16 @@ class PublicMedia(Base):
         Index("idx_public_media_views", "view_count"),
         Index("idx_public_media_upvotes", "upvote_count"),
         Index("idx_public_media_locked", "is_locked"),
+        # Gallery sorts over unlocked rows, with and without a category (migration 0002).
+        *(
+            Index(
+                f"idx_public_media_gallery_{name}",
+                *([text("category")] if by_category else []),
+                *[text(col) for col in sort],
+                postgresql_where=text("NOT is_locked"),
+            )
+            for name, by_category, sort in GALLERY_SORT_INDEXES
+        ),
         CheckConstraint("upvote_count >= 0", name="upvote_count_nonneg"),
         CheckConstraint("view_count >= 0", name="view_count_nonneg"),
     )
@@ -180,6 +201,31 @@ class Comment(Base):
     created_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
 
     __table_args__ = (Index("idx_comments_media_created", "media_id", "created_at"),)
+
+
+class PublicMediaCount(Base):
+    """Unlocked public media per (category, orientation), kept exact by triggers (0002).
+
+    A NULL orientation is counted under ``''``.
+    """
+
+    __tablename__ = "public_media_counts"
+
+    category: Mapped[str] = mapped_column(Text, primary_key=True)
+    orientation: Mapped[str] = mapped_column(Text, primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+
+
+class ViewFlush(Base):
+    """A batch of buffered views already applied (its token), for exactly-once flushes (0002)."""
+
+    __tablename__ = "view_flushes"
+
+    token: Mapped[str] = mapped_column(Text, primary_key=True)
+    views: Mapped[int] = mapped_column(BigInteger)
+    applied_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
+
+    __table_args__ = (Index("idx_view_flushes_applied", "applied_at"),)
 
 
 class Compilation(Base):

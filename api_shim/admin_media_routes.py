@@ -1,0 +1,124 @@
+"""Admin control of the public gallery (admin JWT): list with locked media, bulk lock/unlock.
+
+Locking hides media from every public endpoint at once (the gallery indexes and the counts
+table only cover unlocked rows; the triggers move the totals in the same transaction). Rows
+are locked in id order, the order every other multi-row writer uses, so a bulk lock never
+deadlocks with a view flush.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from api_shim.auth import require_admin
+from api_shim.errors import ApiError
+from api_shim.mediajson import ADMIN_MEDIA_JSON
+from api_shim.params import INT32_MAX, body_str, json_body, query_choice, query_int, query_str
+from api_shim.resources import resources_of
+
+MAX_IDS = 1000
+
+LOCK = b"""UPDATE public_media SET is_locked = true, locked_at = now(),
+locked_reason = %(reason)s, updated_at = now()
+WHERE id IN (SELECT id FROM public_media WHERE id = ANY(%(ids)s::int[]) AND NOT is_locked
+             ORDER BY id FOR UPDATE)
+RETURNING id"""
+UNLOCK = b"""UPDATE public_media SET is_locked = false, locked_at = NULL,
+locked_reason = NULL, updated_at = now()
+WHERE id IN (SELECT id FROM public_media WHERE id = ANY(%(ids)s::int[]) AND is_locked
+             ORDER BY id FOR UPDATE)
+RETURNING id"""
+EXISTING = b"SELECT id FROM public_media WHERE id = ANY(%(ids)s::int[])"
+
+
+def media_ids(body: dict[str, Any]) -> list[int]:
+    """``ids``: a non-empty array of at most 1000 positive integers (duplicates folded)."""
+    raw = body.get("ids")
+    if not isinstance(raw, list) or not raw:
+        raise ApiError(400, "ids must be a non-empty array of media ids")
+    if len(raw) > MAX_IDS:
+        raise ApiError(400, f"at most {MAX_IDS} ids per call")
+    for value in raw:
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= INT32_MAX:
+            raise ApiError(400, "ids must be positive integers")
+    return sorted(set(raw))
+
+
+async def _bulk(request: Request, statement: bytes, done_key: str) -> JSONResponse:
+    require_admin(request)
+    body = await json_body(request, 64 * 1024)
+    ids = media_ids(body)
+    reason = body_str(body, "reason", max_length=500)
+    resources = resources_of(request)
+    async with resources.pool.connection() as conn, conn.transaction():
+        cursor = await conn.execute(statement, {"ids": ids, "reason": reason})
+        changed = [r[0] for r in await cursor.fetchall()]
+        cursor = await conn.execute(EXISTING, {"ids": ids})
+        existing = {r[0] for r in await cursor.fetchall()}
+    return JSONResponse(
+        {
+            "success": True,
+            done_key: sorted(changed),
+            "notFound": [i for i in ids if i not in existing],
+        }
+    )
+
+
+async def lock_media(request: Request) -> JSONResponse:
+    return await _bulk(request, LOCK, "locked")
+
+
+async def unlock_media(request: Request) -> JSONResponse:
+    return await _bulk(request, UNLOCK, "unlocked")
+
+
+def _admin_list_sql(locked: str | None, category: bool) -> bytes:
+    clauses = ["true"]
+    if locked is not None:
+        clauses.append("is_locked" if locked == "true" else "NOT is_locked")
+    if category:
+        clauses.append("category = %(category)s")
+    where = " AND ".join(clauses)
+    return (
+        f"SELECT (SELECT count(*) FROM public_media WHERE {where}), "
+        "coalesce((SELECT json_agg(page.j) FROM ("
+        f"SELECT {ADMIN_MEDIA_JSON} AS j FROM public_media WHERE {where} "
+        "ORDER BY id DESC LIMIT %(limit)s OFFSET %(offset)s) AS page), '[]'::json)::text"
+    ).encode()
+
+
+async def list_admin_media(request: Request) -> Response:
+    require_admin(request)
+    locked = query_choice(request, "locked", ("true", "false"), None)
+    category = query_str(request, "category", 100)
+    limit = query_int(request, "limit", 50, 1, 100)
+    offset = query_int(request, "offset", 0, 0)
+    params = {"category": category, "limit": limit, "offset": offset}
+    row = await resources_of(request).fetch_one(
+        _admin_list_sql(locked, category is not None), params
+    )
+    assert row is not None
+    total, page = int(row[0]), row[1]
+    returned = len(json.loads(page))
+    pagination = {
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "hasMore": offset + returned < total,
+    }
+    return Response(
+        '{"media":' + page + ',"pagination":' + json.dumps(pagination) + "}",
+        media_type="application/json",
+    )
+
+
+ROUTES = [
+    Route("/api/admin/media", list_admin_media, methods=["GET"]),
+    Route("/api/admin/media/lock", lock_media, methods=["POST"]),
+    Route("/api/admin/media/unlock", unlock_media, methods=["POST"]),
+]

@@ -1,0 +1,103 @@
+"""ASGI middleware of the shim: the CORS origin gate and the request body size limit.
+
+The seed refuses a request whose ``Origin`` is not in ``CORS_ORIGINS`` (its CORS origin
+callback fails the request); Starlette's ``CORSMiddleware`` would only leave the CORS headers
+off. ``OriginGate`` answers such requests, preflights included, with 403
+``{"error": "CORS not allowed"}`` before anything runs. Requests without an ``Origin`` (curl,
+mobile apps, server-to-server) and same-origin requests pass, as in the seed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api_shim.errors import ApiError
+
+CORS_REFUSED = "CORS not allowed"
+MAX_REQUEST_BYTES = 16 * 1024 * 1024  # the largest body of any route (bulk job enqueue)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def origin_allowed(origin: str | None, allowed: Collection[str], own_origin: str | None) -> bool:
+    """The seed's rule: no origin passes, listed origins pass, everything else is refused."""
+    if origin is None:
+        return True
+    return "*" in allowed or origin in allowed or (own_origin is not None and origin == own_origin)
+
+
+async def send_json(send: Send, status: int, payload: dict[str, str]) -> None:
+    body = json.dumps(payload).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class OriginGate:
+    """Refuse requests from origins that are not allowed (before CORS headers are added)."""
+
+    def __init__(self, app: ASGIApp, allowed: Collection[str]) -> None:
+        self.app = app
+        self.allowed = frozenset(allowed)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            origin = _header(scope, b"origin")
+            host = _header(scope, b"host")
+            own = f"{scope.get('scheme', 'http')}://{host}" if host else None
+            if not origin_allowed(origin, self.allowed, own):
+                await send_json(send, 403, {"error": CORS_REFUSED})
+                return
+        await self.app(scope, receive, send)
+
+
+class BodyLimit:
+    """413 for bodies over ``max_bytes``: by ``Content-Length`` up front, else while reading."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_REQUEST_BYTES) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _header(scope, b"content-length")
+        if declared is not None:
+            if not declared.strip().isdigit():
+                await send_json(send, 400, {"error": "invalid Content-Length"})
+                return
+            if int(declared) > self.max_bytes:
+                await send_json(send, 413, {"error": self._message()})
+                return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise ApiError(413, self._message())
+            return message
+
+        await self.app(scope, limited, send)
+
+    def _message(self) -> str:
+        return f"request body must be at most {self.max_bytes} bytes"

@@ -1,0 +1,512 @@
+"""``GET /openapi.json``: an OpenAPI 3.0 document of every endpoint of the shim.
+
+Written out by hand from the routes (parameters, bodies, response shapes with the seed's exact
+keys); the Schemathesis test in ``tests/integration/test_api_schemathesis.py`` checks the
+running app against it, so the two cannot drift apart silently.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from api_shim.gallery import SORTS
+from api_shim.params import INT32_MAX
+from api_shim.reactions import REACTIONS
+from api_shim.videos_routes import DIRECTORY_TYPES
+from mediaq.jobstates import JobStatus
+from mediaq.jobtypes import JOB_TYPES
+from mediaq.settings import RESOURCE_CLASSES
+
+Schema = dict[str, Any]
+
+INT = {"type": "integer"}
+NINT = {"type": "integer", "nullable": True}
+STR = {"type": "string"}
+NSTR = {"type": "string", "nullable": True}
+BOOL = {"type": "boolean"}
+TIME = {"type": "string", "nullable": True}
+ID_PARAM = {"type": "integer", "minimum": 1, "maximum": INT32_MAX}
+
+
+def obj(props: dict[str, Schema], required: list[str] | None = None, extra: bool = False) -> Schema:
+    """An object schema; every listed property is required unless told otherwise."""
+    return {
+        "type": "object",
+        "properties": props,
+        "required": list(props) if required is None else required,
+        "additionalProperties": extra,
+    }
+
+
+def ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def array(items: Schema) -> Schema:
+    return {"type": "array", "items": items}
+
+
+def query(name: str, schema: Schema, description: str = "") -> Schema:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": schema,
+        "description": description,
+    }
+
+
+PATH_ID = {"name": "id", "in": "path", "required": True, "schema": ID_PARAM}
+LIMIT_OFFSET = [
+    query("limit", {"type": "integer", "minimum": 1}, "page size (values above 100 are capped)"),
+    query("offset", {"type": "integer", "minimum": 0, "maximum": INT32_MAX}),
+]
+BEARER: list[Schema] = [{"bearer": []}]
+
+PAGINATION = obj({"total": INT, "limit": INT, "offset": INT, "hasMore": BOOL})
+
+SCHEMAS: dict[str, Schema] = {
+    "Error": obj({"error": STR}),
+    "Pagination": PAGINATION,
+    "GalleryItem": obj(
+        {
+            "id": INT,
+            "filename": STR,
+            "category": STR,
+            "durationSeconds": NINT,
+            "quality": NSTR,
+            "orientation": NSTR,
+            "thumbnailPath": NSTR,
+            "viewCount": INT,
+            "upvoteCount": INT,
+            "commentCount": INT,
+            "isLocked": BOOL,
+            "createdAt": TIME,
+        }
+    ),
+    "Media": obj(
+        {
+            "id": INT,
+            "path": STR,
+            "filename": STR,
+            "category": STR,
+            "durationSeconds": NINT,
+            "quality": NSTR,
+            "orientation": NSTR,
+            "thumbnailPath": NSTR,
+            "fileSize": NINT,
+            "viewCount": INT,
+            "upvoteCount": INT,
+            "commentCount": INT,
+            "finishCount": INT,
+            "totalWatchTime": INT,
+            "isLocked": BOOL,
+            "createdAt": TIME,
+            "updatedAt": TIME,
+        }
+    ),
+    "VideoItem": obj(
+        {
+            "id": INT,
+            "title": NSTR,
+            "filename": STR,
+            "duration": NINT,
+            "fileSize": NINT,
+            "width": NINT,
+            "height": NINT,
+            "createdAt": TIME,
+            "updatedAt": TIME,
+        }
+    ),
+    "Reaction": obj(
+        {
+            "id": INT,
+            "mediaId": INT,
+            "userId": INT,
+            "reactionType": {"type": "string", "enum": list(REACTIONS)},
+            "videoTimestamp": INT,
+            "emoji": STR,
+            "formattedTime": STR,
+            "createdAt": TIME,
+        }
+    ),
+    "Comment": obj(
+        {
+            "id": INT,
+            "mediaId": INT,
+            "userId": NINT,
+            "authorName": NSTR,
+            "content": STR,
+            "videoTimestamp": NINT,
+            "formattedTime": NSTR,
+            "createdAt": TIME,
+        }
+    ),
+    "Job": {"type": "object", "required": ["id", "type", "status"]},
+}
+
+
+def json_content(schema: Schema) -> Schema:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def responses(ok: Schema, status: str = "200") -> Schema:
+    """The success response plus the error shape for every other status."""
+    return {
+        status: {"description": "success", **json_content(ok)},
+        "default": {"description": 'an error: {"error": "..."}', **json_content(ref("Error"))},
+    }
+
+
+def body(schema: Schema, required: bool = True) -> Schema:
+    return {"required": required, **json_content(schema)}
+
+
+def op(
+    summary: str,
+    ok: Schema,
+    *,
+    params: list[Schema] | None = None,
+    request: Schema | None = None,
+    status: str = "200",
+    auth: bool = False,
+) -> Schema:
+    operation: Schema = {"summary": summary, "responses": responses(ok, status)}
+    if params:
+        operation["parameters"] = params
+    if request is not None:
+        operation["requestBody"] = request
+    if auth:
+        operation["security"] = BEARER
+    return operation
+
+
+SESSION_BODY = obj({"sessionId": {"type": "string", "minLength": 1, "maxLength": 128}})
+OPTIONAL_SESSION = {"type": "string", "maxLength": 128}
+IDS_BODY = obj(
+    {
+        "ids": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 1000,
+            "items": ID_PARAM,
+        },
+        "reason": {"type": "string", "maxLength": 500},
+    },
+    required=["ids"],
+)
+JOB_BODY = obj(
+    {
+        "type": {"type": "string", "enum": sorted(JOB_TYPES)},
+        "params": {"type": "object"},
+        "priority": {"type": "integer", "minimum": -1000, "maximum": 1000},
+        "resourceCategory": {"type": "string", "enum": list(RESOURCE_CLASSES)},
+        "vramRequired": {"type": "integer", "minimum": 0, "maximum": 16 * 1024 * 1024},
+        "maxAttempts": {"type": "integer", "minimum": 1, "maximum": 100},
+    },
+    required=["type"],
+)
+
+
+def media_paths() -> dict[str, Schema]:
+    """The public gallery and its actions."""
+    return {
+        "/api/media/public": {
+            "get": op(
+                "List unlocked public media (paginated, filterable, sorted)",
+                obj({"videos": array(ref("GalleryItem")), "pagination": ref("Pagination")}),
+                params=[
+                    query("category", {"type": "string", "maxLength": 100}),
+                    query("search", {"type": "string", "maxLength": 200}, "filename/path, literal"),
+                    query("sort", {"type": "string", "enum": list(SORTS)}),
+                    query("orientation", {"type": "string", "maxLength": 50}),
+                    *LIMIT_OFFSET,
+                ],
+            )
+        },
+        "/api/media/public/{id}": {
+            "get": op(
+                "One media item; counts a view (once per session per window, not waited for)",
+                ref("Media"),
+                params=[PATH_ID, query("sessionId", {"type": "string", "maxLength": 128})],
+            )
+        },
+        "/api/media/public/{id}/upvote": {
+            "post": op(
+                "Upvote (one per session)",
+                obj({"success": BOOL, "upvoted": BOOL, "upvoteCount": INT}),
+                params=[PATH_ID],
+                request=body(SESSION_BODY),
+            ),
+            "delete": op(
+                "Remove this session's upvote",
+                obj({"success": BOOL, "upvoted": BOOL, "upvoteCount": INT}),
+                params=[PATH_ID, query("sessionId", {"type": "string", "maxLength": 128})],
+            ),
+        },
+        "/api/media/public/{id}/finish": {
+            "post": op(
+                "Count a finished playback (once per session per window with a sessionId)",
+                obj({"success": BOOL, "counted": BOOL, "finishCount": INT}),
+                params=[PATH_ID],
+                request=body(obj({"sessionId": OPTIONAL_SESSION}, required=[]), required=False),
+            )
+        },
+        "/api/media/public/{id}/watch-time": {
+            "post": op(
+                "Add watch time in seconds (bounded by the video's duration)",
+                obj({"success": BOOL, "recorded": INT, "totalWatchTime": INT}),
+                params=[PATH_ID],
+                request=body(
+                    obj(
+                        {
+                            "seconds": {"type": "number", "minimum": 0},
+                            "sessionId": OPTIONAL_SESSION,
+                        },
+                        required=["seconds"],
+                    )
+                ),
+            )
+        },
+        "/api/media/comments": {
+            "get": op(
+                "Comments of one media item, newest first",
+                obj({"comments": array(ref("Comment")), "pagination": ref("Pagination")}),
+                params=[
+                    {"name": "mediaId", "in": "query", "required": True, "schema": ID_PARAM},
+                    *LIMIT_OFFSET,
+                ],
+            ),
+            "post": op(
+                "Add a comment (auth optional; anonymous comments need a sessionId)",
+                obj({"success": BOOL, "comment": ref("Comment")}),
+                status="201",
+                request=body(
+                    obj(
+                        {
+                            "mediaId": ID_PARAM,
+                            "content": {"type": "string", "minLength": 1, "maxLength": 2000},
+                            "sessionId": OPTIONAL_SESSION,
+                            "authorName": {"type": "string", "maxLength": 100},
+                            "videoTimestamp": {"type": "integer", "minimum": 0},
+                        },
+                        required=["mediaId", "content"],
+                    )
+                ),
+            ),
+        },
+    }
+
+
+def reaction_paths() -> dict[str, Schema]:
+    return {
+        "/api/reactions": {
+            "get": op(
+                "Reactions, by media (timeline order) or user (newest first)",
+                obj({"reactions": array(ref("Reaction"))}),
+                params=[
+                    query("mediaId", ID_PARAM),
+                    query("userId", {"type": "integer", "minimum": 0, "maximum": INT32_MAX}),
+                    *LIMIT_OFFSET,
+                ],
+            ),
+            "post": op(
+                "Add a timestamped reaction (user JWT)",
+                obj({"success": BOOL, "reaction": ref("Reaction")}),
+                auth=True,
+                request=body(
+                    obj(
+                        {
+                            "mediaId": ID_PARAM,
+                            "reactionType": {"type": "string", "enum": list(REACTIONS)},
+                            "videoTimestamp": {"type": "integer", "minimum": 0},
+                        }
+                    )
+                ),
+            ),
+        },
+        "/api/reactions/config": {
+            "get": op(
+                "Reaction types with emoji and label",
+                obj({"reactions": array(obj({"type": STR, "emoji": STR, "label": STR}))}),
+            )
+        },
+    }
+
+
+def admin_paths() -> dict[str, Schema]:
+    """Admin video library and admin control of the public gallery."""
+    admin_media = {**SCHEMAS["Media"]["properties"], "lockedAt": TIME, "lockedReason": NSTR}
+    return {
+        "/api/videos": {
+            "get": op(
+                "List library videos (admin)",
+                obj({"videos": array(ref("VideoItem")), "total": INT, "limit": INT, "offset": INT}),
+                auth=True,
+                params=[
+                    query("search", {"type": "string", "maxLength": 200}, "title or filename"),
+                    query("directoryType", {"type": "string", "enum": list(DIRECTORY_TYPES)}),
+                    *LIMIT_OFFSET,
+                ],
+            )
+        },
+        "/api/videos/health": {
+            "get": op(
+                "Health of the API, PostgreSQL and Redis",
+                obj({"status": STR, "database": STR, "redis": STR}),
+            )
+        },
+        "/api/videos/{id}": {
+            "get": op(
+                "One library video (admin)",
+                {"type": "object", "required": list(SCHEMAS["VideoItem"]["properties"])},
+                auth=True,
+                params=[PATH_ID],
+            )
+        },
+        "/api/admin/media": {
+            "get": op(
+                "Public media including locked items (admin)",
+                obj({"media": array(obj(admin_media)), "pagination": ref("Pagination")}),
+                auth=True,
+                params=[
+                    query("locked", {"type": "string", "enum": ["true", "false"]}),
+                    query("category", {"type": "string", "maxLength": 100}),
+                    *LIMIT_OFFSET,
+                ],
+            )
+        },
+        "/api/admin/media/lock": {
+            "post": op(
+                "Lock public media in bulk (admin)",
+                obj({"success": BOOL, "locked": array(INT), "notFound": array(INT)}),
+                auth=True,
+                request=body(IDS_BODY),
+            )
+        },
+        "/api/admin/media/unlock": {
+            "post": op(
+                "Unlock public media in bulk (admin)",
+                obj({"success": BOOL, "unlocked": array(INT), "notFound": array(INT)}),
+                auth=True,
+                request=body(IDS_BODY),
+            )
+        },
+    }
+
+
+def job_paths() -> dict[str, Schema]:
+    """The job API of SPEC §4 (``api_shim.jobs_routes``)."""
+    job = obj({"job": ref("Job")})
+    return {
+        "/api/jobs": {
+            "post": op(
+                "Enqueue a job (or {jobs: [...]} in bulk)",
+                {"type": "object"},
+                status="201",
+                auth=True,
+                request=body(JOB_BODY),
+            ),
+            "get": op(
+                "List jobs",
+                obj({"jobs": array(ref("Job")), "pagination": ref("Pagination")}),
+                auth=True,
+                params=[
+                    query("status", {"type": "string", "enum": [s.value for s in JobStatus]}),
+                    query("type", {"type": "string", "enum": sorted(JOB_TYPES)}),
+                    query("resourceCategory", {"type": "string", "enum": list(RESOURCE_CLASSES)}),
+                    *LIMIT_OFFSET,
+                ],
+            ),
+        },
+        "/api/jobs/queue": {
+            "get": op(
+                "Queue overview: per class counts, hosts and GPUs",
+                obj({"classes": {"type": "object"}, "hosts": array({"type": "object"})}),
+                auth=True,
+            )
+        },
+        "/api/jobs/{id}": {
+            "get": op("One job", ref("Job"), auth=True, params=[PATH_ID]),
+        },
+        "/api/jobs/{id}/cancel": {
+            "post": op("Cancel a job", job, auth=True, params=[PATH_ID]),
+        },
+        "/api/jobs/{id}/retry": {
+            "post": op("Retry a failed or cancelled job", job, auth=True, params=[PATH_ID]),
+        },
+        "/api/pipelines": {
+            "post": op(
+                "Create a pipeline of job steps",
+                {"type": "object", "required": ["pipeline", "jobs"]},
+                status="201",
+                auth=True,
+                request=body(
+                    obj(
+                        {
+                            "name": {"type": "string", "minLength": 1, "maxLength": 200},
+                            "steps": {
+                                "type": "array",
+                                "minItems": 1,
+                                "items": {
+                                    **JOB_BODY,
+                                    "properties": {
+                                        **JOB_BODY["properties"],
+                                        "dependsOn": array({"type": "integer", "minimum": 0}),
+                                    },
+                                },
+                            },
+                        }
+                    )
+                ),
+            )
+        },
+        "/api/pipelines/{id}": {
+            "get": op(
+                "A pipeline with its steps and jobs",
+                {"type": "object", "required": ["pipeline", "jobs"]},
+                auth=True,
+                params=[PATH_ID],
+            )
+        },
+    }
+
+
+@lru_cache(maxsize=1)
+def openapi_document() -> Schema:
+    """The whole document (built once per process)."""
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "mediaq HTTP API",
+            "version": "1.0.0",
+            "description": "The seed's media API (gallery, reactions, comments, admin "
+            'library) plus the job API. Errors are always {"error": "..."}.',
+        },
+        "paths": {
+            "/health": {"get": op("Liveness", obj({"status": STR, "service": STR}))},
+            **media_paths(),
+            **reaction_paths(),
+            **admin_paths(),
+            **job_paths(),
+            "/openapi.json": {"get": op("This document", {"type": "object"})},
+        },
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            },
+        },
+    }
+
+
+def serve_openapi(_: Request) -> JSONResponse:
+    return JSONResponse(openapi_document())
+
+
+ROUTES = [Route("/openapi.json", serve_openapi, methods=["GET"])]

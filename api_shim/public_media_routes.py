@@ -1,0 +1,279 @@
+"""The public gallery (no auth): list, get (+ a view), upvote and its removal, finish, watch time.
+
+Locked media is invisible here: the list never shows it and a get answers 404. Writes on
+locked media are refused with 403 ``Media is locked`` (the seed's error). Counters change
+only by ``col = col + n`` in the same transaction as the row that justifies them (an upvote)
+or through the view buffer; bad input is refused before any statement runs.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from api_shim.errors import ApiError
+from api_shim.gallery import (
+    DEFAULT_LIMIT,
+    DEFAULT_SORT,
+    MAX_LIMIT,
+    SORTS,
+    GalleryFilter,
+    SearchTotals,
+    has_more,
+    page_sql,
+    search_count_sql,
+)
+from api_shim.mediajson import MEDIA_DETAIL_JSON
+from api_shim.params import (
+    body_str,
+    json_body,
+    like_pattern,
+    path_id,
+    query_choice,
+    query_int,
+    query_str,
+)
+from api_shim.resources import Resources, resources_of
+from api_shim.views import session_key
+
+SMALL_BODY = 16 * 1024
+SESSION_MAX = 128
+MAX_WATCH_S = 24 * 3600  # bound for a video whose duration is unknown
+INT32_MAX = 2**31 - 1
+
+MEDIA_NOT_FOUND = "Media not found"
+MEDIA_LOCKED = "Media is locked"
+
+_TOTALS = SearchTotals()
+
+GET_MEDIA = (
+    f"SELECT {MEDIA_DETAIL_JSON}::text FROM public_media WHERE id = %(id)s AND NOT is_locked"
+).encode()
+MEDIA_STATE = b"SELECT is_locked, upvote_count, finish_count, total_watch_time, duration_seconds \
+FROM public_media WHERE id = %(id)s"
+INSERT_UPVOTE = b"""INSERT INTO upvotes (media_id, session_id)
+SELECT id, %(session)s FROM public_media WHERE id = %(id)s AND NOT is_locked
+ON CONFLICT ON CONSTRAINT idx_upvotes_unique DO NOTHING RETURNING id"""
+DELETE_UPVOTE = b"""DELETE FROM upvotes u USING public_media p
+WHERE u.media_id = %(id)s AND u.session_id = %(session)s AND p.id = u.media_id
+AND NOT p.is_locked RETURNING u.id"""
+BUMP_UPVOTES = b"UPDATE public_media SET upvote_count = GREATEST(upvote_count + %(d)s, 0) \
+WHERE id = %(id)s RETURNING upvote_count"
+BUMP_FINISH = b"UPDATE public_media SET finish_count = LEAST(finish_count::bigint + 1, 2147483647) \
+WHERE id = %(id)s AND NOT is_locked RETURNING finish_count"
+BUMP_WATCH = b"UPDATE public_media \
+SET total_watch_time = LEAST(total_watch_time::bigint + %(s)s, 2147483647) \
+WHERE id = %(id)s AND NOT is_locked RETURNING total_watch_time"
+
+# KEYS: the session's watch counter. ARGV: seconds asked, cap, window. Returns seconds granted.
+WATCH_CAP_LUA = """
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+local grant = math.min(tonumber(ARGV[1]), tonumber(ARGV[2]) - used)
+if grant <= 0 then return 0 end
+local ttl = redis.call('TTL', KEYS[1])
+redis.call('INCRBY', KEYS[1], grant)
+if ttl < 0 then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
+return grant
+"""
+
+
+def gallery_filter(request: Request) -> GalleryFilter:
+    """Validate the gallery's query parameters (limit capped at 100, sort whitelisted)."""
+    search = query_str(request, "search", 200)
+    return GalleryFilter(
+        category=query_str(request, "category", 100),
+        orientation=query_str(request, "orientation", 50),
+        search=like_pattern(search) if search is not None else None,
+        sort=query_choice(request, "sort", SORTS, DEFAULT_SORT) or DEFAULT_SORT,
+        limit=query_int(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
+        offset=query_int(request, "offset", 0, 0),
+    )
+
+
+async def _search_total(resources: Resources, f: GalleryFilter) -> int:
+    cached = _TOTALS.get(f.total_key())
+    if cached is not None:
+        return cached
+    row = await resources.fetch_one(search_count_sql(f), f.params())
+    total = int(row[0]) if row else 0
+    _TOTALS.put(f.total_key(), total)
+    return total
+
+
+async def list_media(request: Request) -> Response:
+    f = gallery_filter(request)
+    resources = resources_of(request)
+    row = await resources.fetch_one(page_sql(f), f.params())
+    assert row is not None
+    total, page, returned = row
+    if total is None:
+        total = await _search_total(resources, f)
+    tail = (
+        f',"pagination":{{"total":{int(total)},"limit":{f.limit},"offset":{f.offset},'
+        f'"hasMore":{"true" if has_more(f.offset, returned, int(total)) else "false"}}}}}'
+    )
+    return Response('{"videos":' + page + tail, media_type="application/json")
+
+
+def viewer_session(request: Request) -> str:
+    """Who is viewing: ``sessionId`` (query) or ``X-Session-Id``, else client address + agent."""
+    raw = query_str(request, "sessionId", SESSION_MAX)
+    if raw is None:
+        header = request.headers.get("x-session-id")
+        if header:
+            if len(header) > SESSION_MAX:
+                raise ApiError(400, f"X-Session-Id must be at most {SESSION_MAX} characters")
+            raw = header
+    if raw is not None:
+        return session_key("s:" + raw)
+    host = request.client.host if request.client else ""
+    return session_key(f"a:{host}:{request.headers.get('user-agent', '')}")
+
+
+async def get_media(request: Request) -> Response:
+    media_id = path_id(request)
+    session = viewer_session(request)
+    resources = resources_of(request)
+    row = await resources.fetch_one(GET_MEDIA, {"id": media_id})
+    if row is None:
+        raise ApiError(404, MEDIA_NOT_FOUND)
+    resources.views.record(media_id, session)  # buffered: the response does not wait
+    return Response(row[0], media_type="application/json")
+
+
+async def _media_state(resources: Resources, media_id: int) -> tuple[Any, ...]:
+    """(is_locked, upvote_count, finish_count, total_watch_time, duration) or 404."""
+    row = await resources.fetch_one(MEDIA_STATE, {"id": media_id})
+    if row is None:
+        raise ApiError(404, MEDIA_NOT_FOUND)
+    return row
+
+
+def _refuse_locked(state: tuple[Any, ...]) -> None:
+    if state[0]:
+        raise ApiError(403, MEDIA_LOCKED)
+
+
+async def _session_from(request: Request, body: dict[str, Any] | None) -> str:
+    session = query_str(request, "sessionId", SESSION_MAX)
+    if session is None and body is not None:
+        session = body_str(body, "sessionId", max_length=SESSION_MAX)
+    if session is None or not session.strip():
+        raise ApiError(400, "sessionId is required")
+    return session
+
+
+async def upvote(request: Request) -> JSONResponse:
+    """One upvote per session: the unique constraint decides, the counter moves with the row."""
+    media_id = path_id(request)
+    body = await json_body(request, SMALL_BODY)
+    session = body_str(body, "sessionId", required=True, max_length=SESSION_MAX)
+    resources = resources_of(request)
+    params = {"id": media_id, "session": session, "d": 1}
+    async with resources.pool.connection() as conn, conn.transaction():
+        inserted = await (await conn.execute(INSERT_UPVOTE, params)).fetchone()
+        if inserted is not None:
+            row = await (await conn.execute(BUMP_UPVOTES, params)).fetchone()
+            assert row is not None
+            count = int(row[0])
+    if inserted is None:
+        state = await _media_state(resources, media_id)
+        _refuse_locked(state)
+        count = int(state[1])
+    return JSONResponse({"success": True, "upvoted": True, "upvoteCount": count})
+
+
+async def remove_upvote(request: Request) -> JSONResponse:
+    """Remove this session's upvote (``sessionId`` in the query, or in a JSON body)."""
+    media_id = path_id(request)
+    body = None
+    if request.query_params.get("sessionId") in (None, ""):
+        body = await json_body(request, SMALL_BODY)
+    session = await _session_from(request, body)
+    resources = resources_of(request)
+    params = {"id": media_id, "session": session, "d": -1}
+    async with resources.pool.connection() as conn, conn.transaction():
+        deleted = await (await conn.execute(DELETE_UPVOTE, params)).fetchone()
+        if deleted is not None:
+            row = await (await conn.execute(BUMP_UPVOTES, params)).fetchone()
+            assert row is not None
+            count = int(row[0])
+    if deleted is None:
+        state = await _media_state(resources, media_id)
+        _refuse_locked(state)
+        count = int(state[1])
+    return JSONResponse({"success": True, "upvoted": False, "upvoteCount": count})
+
+
+def _optional_session(body: dict[str, Any]) -> str | None:
+    session = body_str(body, "sessionId", max_length=SESSION_MAX)
+    return session if session and session.strip() else None
+
+
+async def finish(request: Request) -> JSONResponse:
+    """Count a finished playback; with a ``sessionId``, once per session per view window."""
+    media_id = path_id(request)
+    body = await json_body(request, SMALL_BODY)
+    session = _optional_session(body)
+    resources = resources_of(request)
+    state = await _media_state(resources, media_id)
+    _refuse_locked(state)
+    if session is not None:
+        key = f"{resources.buffer.prefix}:finish:{media_id}:{session_key(session)}"
+        first = await resources.redis.set(key, 1, nx=True, ex=resources.buffer.window_s)
+        if not first:
+            return JSONResponse({"success": True, "counted": False, "finishCount": state[2]})
+    row = await resources.fetch_one(BUMP_FINISH, {"id": media_id})
+    if row is None:  # locked or deleted since the check
+        raise ApiError(403, MEDIA_LOCKED)
+    return JSONResponse({"success": True, "counted": True, "finishCount": int(row[0])})
+
+
+def _watch_seconds(body: dict[str, Any]) -> int:
+    name = "seconds" if "seconds" in body else "watchTime"
+    value = body.get(name)
+    if value is None:
+        raise ApiError(400, "seconds is required")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ApiError(400, f"{name} must be a number of seconds")
+    if value < 0:
+        raise ApiError(400, f"{name} must not be negative")
+    return min(int(value), INT32_MAX)
+
+
+async def watch_time(request: Request) -> JSONResponse:
+    """Add watch time, never more than the video lasts (per request and per session window)."""
+    media_id = path_id(request)
+    body = await json_body(request, SMALL_BODY)
+    seconds = _watch_seconds(body)
+    session = _optional_session(body)
+    resources = resources_of(request)
+    state = await _media_state(resources, media_id)
+    _refuse_locked(state)
+    cap = int(state[4]) if state[4] is not None and state[4] > 0 else MAX_WATCH_S
+    if seconds > cap:
+        raise ApiError(400, f"seconds must not exceed the video's duration ({cap} s)")
+    if session is not None:
+        key = f"{resources.buffer.prefix}:watch:{media_id}:{session_key(session)}"
+        script = resources.redis.register_script(WATCH_CAP_LUA)
+        seconds = int(await script(keys=[key], args=[seconds, cap, resources.buffer.window_s]))
+    if seconds == 0:
+        return JSONResponse({"success": True, "recorded": 0, "totalWatchTime": state[3]})
+    row = await resources.fetch_one(BUMP_WATCH, {"id": media_id, "s": seconds})
+    if row is None:
+        raise ApiError(403, MEDIA_LOCKED)
+    return JSONResponse({"success": True, "recorded": seconds, "totalWatchTime": int(row[0])})
+
+
+ROUTES = [
+    Route("/api/media/public", list_media, methods=["GET"]),
+    Route("/api/media/public/{id}", get_media, methods=["GET"]),
+    Route("/api/media/public/{id}/upvote", upvote, methods=["POST"]),
+    Route("/api/media/public/{id}/upvote", remove_upvote, methods=["DELETE"]),
+    Route("/api/media/public/{id}/finish", finish, methods=["POST"]),
+    Route("/api/media/public/{id}/watch-time", watch_time, methods=["POST"]),
+]

@@ -1,0 +1,90 @@
+"""Timestamped emoji reactions: add (user JWT), list (filter by media or user), config.
+
+``mediaId`` is a public media id (the viewer page's id); a reaction must fall within the
+video (``0 <= videoTimestamp <= durationSeconds``). Reactions on locked media are hidden.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from api_shim.auth import require_user
+from api_shim.errors import ApiError
+from api_shim.params import INT32_MAX, body_int, body_str, json_body, query_int
+from api_shim.reactions import REACTIONS, reaction_config, reaction_json
+from api_shim.resources import resources_of
+
+SMALL_BODY = 16 * 1024
+MAX_UNKNOWN_DURATION_S = 24 * 3600
+
+MEDIA_FOR_REACTION = (
+    b"SELECT duration_seconds FROM public_media WHERE id = %(id)s AND NOT is_locked"
+)
+INSERT_REACTION = b"""INSERT INTO video_reactions
+(user_id, media_id, reaction_type, video_timestamp)
+SELECT %(user)s, id, %(type)s, %(ts)s FROM public_media WHERE id = %(id)s AND NOT is_locked
+RETURNING id, created_at"""
+
+
+async def add_reaction(request: Request) -> JSONResponse:
+    user = require_user(request)
+    body = await json_body(request, SMALL_BODY)
+    media_id = body_int(body, "mediaId", minimum=1, maximum=INT32_MAX, required=True)
+    reaction_type = body_str(body, "reactionType", required=True, max_length=20)
+    if reaction_type not in REACTIONS:
+        raise ApiError(400, "Invalid reaction type")
+    timestamp = body_int(body, "videoTimestamp", minimum=0, maximum=INT32_MAX, required=True)
+    assert media_id is not None and timestamp is not None
+    resources = resources_of(request)
+    media = await resources.fetch_one(MEDIA_FOR_REACTION, {"id": media_id})
+    if media is None:
+        raise ApiError(404, "Video not found")
+    duration = media[0] if media[0] is not None else MAX_UNKNOWN_DURATION_S
+    if timestamp > duration:
+        raise ApiError(400, f"videoTimestamp must be within the video (0 to {duration} s)")
+    params = {"user": user.id, "id": media_id, "type": reaction_type, "ts": timestamp}
+    row = await resources.fetch_one(INSERT_REACTION, params)
+    if row is None:  # locked or removed between the two statements
+        raise ApiError(404, "Video not found")
+    reaction = reaction_json(row[0], media_id, user.id, reaction_type, timestamp, row[1])
+    return JSONResponse({"success": True, "reaction": reaction})
+
+
+def _list_sql(by_media: bool, by_user: bool) -> bytes:
+    clauses = ["NOT p.is_locked"]
+    if by_media:
+        clauses.append("r.media_id = %(media)s")
+    if by_user:
+        clauses.append("r.user_id = %(user)s")
+    # One video's reactions come in timeline order (for the overlay); otherwise newest first.
+    order = "r.video_timestamp, r.id" if by_media else "r.created_at DESC, r.id DESC"
+    return (
+        "SELECT r.id, r.media_id, r.user_id, r.reaction_type, r.video_timestamp, r.created_at "
+        "FROM video_reactions r JOIN public_media p ON p.id = r.media_id "
+        f"WHERE {' AND '.join(clauses)} ORDER BY {order} LIMIT %(limit)s OFFSET %(offset)s"
+    ).encode()
+
+
+async def list_reactions(request: Request) -> JSONResponse:
+    media_id = query_int(request, "mediaId", 0, 1) or None
+    user_id = query_int(request, "userId", 0, 0) if request.query_params.get("userId") else None
+    limit = query_int(request, "limit", 50, 1, 100)
+    offset = query_int(request, "offset", 0, 0)
+    params = {"media": media_id, "user": user_id, "limit": limit, "offset": offset}
+    rows = await resources_of(request).fetch_all(
+        _list_sql(media_id is not None, user_id is not None), params
+    )
+    return JSONResponse({"reactions": [reaction_json(*row) for row in rows]})
+
+
+def get_config(_: Request) -> JSONResponse:
+    return JSONResponse({"reactions": reaction_config()})
+
+
+ROUTES = [
+    Route("/api/reactions", add_reaction, methods=["POST"]),
+    Route("/api/reactions", list_reactions, methods=["GET"]),
+    Route("/api/reactions/config", get_config, methods=["GET"]),
+]

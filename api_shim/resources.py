@@ -1,0 +1,99 @@
+"""What the async endpoints share for the life of the app: a PostgreSQL pool, Redis, views.
+
+Opened by the app's lifespan inside the serving event loop and closed on shutdown (tests use
+``with TestClient(app)`` or a real server so the lifespan runs). The pool hands out autocommit
+connections: a read is one statement with no ``BEGIN``/``COMMIT`` around it (about 30 % of a
+read endpoint's cost otherwise), and writes open an explicit ``conn.transaction()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, cast
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+from redis.asyncio import Redis
+from starlette.applications import Starlette
+from starlette.requests import Request
+
+from api_shim.views import ViewBuffer, ViewRecorder
+from mediaq.settings import Settings
+
+POOL_MIN = 2
+POOL_MAX = 10
+
+
+def plain_conninfo(database_url: str) -> str:
+    """``postgresql+psycopg://...`` (SQLAlchemy's form) -> ``postgresql://...`` (libpq's)."""
+    scheme, sep, rest = database_url.partition("://")
+    if not sep:
+        return database_url
+    return "postgresql://" + rest if scheme.startswith("postgres") else database_url
+
+
+@dataclass
+class Resources:
+    """The shared async clients of one running app."""
+
+    pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]]
+    redis: Redis
+    views: ViewRecorder
+    buffer: ViewBuffer
+
+    async def fetch_one(self, sql: bytes, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        """One row of a read-only statement (autocommit: no transaction around it)."""
+        async with self.pool.connection() as conn:
+            cursor = await conn.execute(sql, params)
+            return await cursor.fetchone()
+
+    async def fetch_all(self, sql: bytes, params: Mapping[str, Any]) -> Sequence[tuple[Any, ...]]:
+        """Every row of a read-only statement."""
+        async with self.pool.connection() as conn:
+            cursor = await conn.execute(sql, params)
+            return await cursor.fetchall()
+
+
+async def open_resources(settings: Settings) -> Resources:
+    """Open the pool, the Redis client and the view recorder."""
+    pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] = AsyncConnectionPool(
+        plain_conninfo(settings.database_url),
+        min_size=POOL_MIN,
+        max_size=POOL_MAX,
+        kwargs={"autocommit": True},
+        open=False,
+        name="mediaq-api",
+    )
+    await pool.open()
+    redis = Redis.from_url(settings.redis_url)
+    buffer = ViewBuffer(settings.queue_prefix, settings.view_window_s)
+    views = ViewRecorder(redis, buffer)
+    views.start()
+    return Resources(pool=pool, redis=redis, views=views, buffer=buffer)
+
+
+async def close_resources(resources: Resources) -> None:
+    """Flush what the recorder still holds, then close everything."""
+    try:
+        await resources.views.stop()
+    finally:
+        await resources.redis.aclose()
+        await resources.pool.close()
+
+
+@asynccontextmanager
+async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    """Starlette lifespan: the resources live exactly as long as the serving loop."""
+    resources = await open_resources(app.state.settings)
+    app.state.resources = resources
+    try:
+        yield
+    finally:
+        await close_resources(resources)
+
+
+def resources_of(request: Request) -> Resources:
+    """The running app's resources."""
+    return cast(Resources, request.app.state.resources)
