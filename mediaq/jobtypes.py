@@ -45,6 +45,7 @@ JOB_TYPES: dict[str, JobType] = {
         JobType("fetch", "cpu", 0, max_attempts=4),
         JobType("auto_organize_publish", "cpu", 0, max_attempts=1),
         JobType("publish", "cpu", 0),
+        JobType("unpublish", "cpu", 0),
     )
 }
 

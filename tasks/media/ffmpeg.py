@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from tasks.context import JobContext
+from tasks.media.encoders import EncoderChoice
+from tasks.media.ffargs import NVENC_H264, SOFTWARE_H264, VideoEncoder
 from tasks.media.progress import FfmpegProgress, is_progress_line
 
 LOG_TAIL_LINES = 20
@@ -46,3 +49,26 @@ def run_ffmpeg(
         raise FfmpegFailed(f"{what} failed (exit {result.returncode}): {detail}")
     if progress.speed is not None:
         ctx.log(f"{what}: done at {progress.speed:.2f}x real time")
+
+
+def run_encode(
+    ctx: JobContext,
+    choice: EncoderChoice,
+    build: Callable[[VideoEncoder], Sequence[str]],
+    duration_s: float,
+    span: tuple[float, float] = (0.0, 100.0),
+    what: str = "encode",
+) -> VideoEncoder:
+    """Encode with the chosen encoder; when NVENC fails (sessions exhausted, driver gone),
+    log it and encode again in software. Returns the encoder that produced the output."""
+    ctx.log(choice.reason)
+    try:
+        run_ffmpeg(ctx, build(choice.encoder), duration_s, span, what)
+        return choice.encoder
+    except FfmpegFailed as exc:
+        if not choice.encoder.is_hardware:
+            raise
+        ctx.log(f"{NVENC_H264} failed ({exc}); encoding again with {SOFTWARE_H264}")
+    software = replace(choice.encoder, name=SOFTWARE_H264)
+    run_ffmpeg(ctx, build(software), duration_s, span, what)
+    return software

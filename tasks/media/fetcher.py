@@ -1,0 +1,93 @@
+"""Downloading a video over http(s) with a size limit: pure URL checks and the transfer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path, PurePosixPath
+from urllib.parse import unquote, urlsplit
+
+import httpx
+
+from mediaq.errors import InvalidParams
+from tasks.media.labels import is_video_name
+from tasks.media.names import slugify
+
+ALLOWED_SCHEMES = ("http", "https")
+CHUNK_BYTES = 1 << 20
+TIMEOUT = httpx.Timeout(30.0, read=60.0)
+# Container names PyAV reports, and the extension a file of that kind gets.
+EXTENSION_FOR_FORMAT = {
+    "mov,mp4,m4a,3gp,3g2,mj2": ".mp4",
+    "matroska,webm": ".mkv",
+    "avi": ".avi",
+    "mpegts": ".ts",
+    "flv": ".flv",
+    "gif": ".gif",
+    "mpeg": ".mpg",
+    "asf": ".wmv",
+}
+
+
+class TooLarge(InvalidParams):
+    """The download is larger than the configured limit."""
+
+
+def check_url(url: object) -> str:
+    """The URL when it is http(s) with a host; InvalidParams otherwise."""
+    if not isinstance(url, str) or not url.strip() or len(url) > 4096:
+        raise InvalidParams("url must be a non-empty string")
+    parts = urlsplit(url.strip())
+    if parts.scheme.lower() not in ALLOWED_SCHEMES:
+        raise InvalidParams(f"url must be http or https, not {parts.scheme or 'none'!r}")
+    if not parts.hostname:
+        raise InvalidParams("url has no host")
+    return url.strip()
+
+
+def name_from_url(url: str) -> str:
+    """A safe file name from the URL's last path segment (``download`` when none)."""
+    last = PurePosixPath(unquote(urlsplit(url).path)).name
+    stem, suffix = PurePosixPath(last).stem, PurePosixPath(last).suffix.lower()
+    safe = slugify(stem, 80) or "download"
+    return safe + suffix if is_video_name(f"x{suffix}") else safe
+
+
+def final_name(url_name: str, format_name: str) -> str:
+    """Keep a video extension the URL had; else take the one of the probed container."""
+    if is_video_name(url_name):
+        return url_name
+    ext = EXTENSION_FOR_FORMAT.get(format_name)
+    if ext is None:
+        raise InvalidParams(f"unsupported container {format_name!r}")
+    return f"{PurePosixPath(url_name).stem}{ext}"
+
+
+def download(
+    url: str,
+    dst: Path,
+    limit_bytes: int,
+    on_chunk: Callable[[int, int | None], None],
+) -> int:
+    """Stream ``url`` into ``dst`` (created exclusively); return its size.
+
+    Refuses at once when Content-Length says too large, and stops as soon as the bytes
+    received pass the limit (a server may lie or send no length). ``on_chunk(done, total)``
+    runs after every chunk: that is where the caller checks for cancellation.
+    """
+    with httpx.stream("GET", url, follow_redirects=True, timeout=TIMEOUT) as response:
+        if 400 <= response.status_code < 500:
+            raise InvalidParams(f"{url} answered {response.status_code}")
+        response.raise_for_status()
+        declared = response.headers.get("content-length")
+        total = int(declared) if declared and declared.isdigit() else None
+        if total is not None and total > limit_bytes:
+            raise TooLarge(f"{url} is {total} bytes, over the limit of {limit_bytes} bytes")
+        done = 0
+        with open(dst, "xb") as out:
+            for chunk in response.iter_bytes(CHUNK_BYTES):
+                done += len(chunk)
+                if done > limit_bytes:
+                    raise TooLarge(f"{url} sent more than the limit of {limit_bytes} bytes")
+                out.write(chunk)
+                on_chunk(done, total)
+    return done
