@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, text
 
@@ -11,84 +12,137 @@ from mediaq.jobtypes import JOB_TYPES
 from mediaq.settings import Settings
 from scheduler.model import Capacity, GpuView, LiveJob, PendingJob
 
+# Expected run time by job type when the job's params give none (``expectedSeconds``, or
+# ``seconds`` for noop). Only used to plan backfill around a held head job: an estimate
+# that is too short lets a backfilled job delay the head by the difference, no more.
+DEFAULT_EXPECTED_S: dict[str, float] = {
+    "noop": 1.0,
+    "reencode_streaming": 600.0,
+    "compilation": 600.0,
+    "compile_random": 600.0,
+    "compile_quad": 900.0,
+    "compile_quad_horizontal": 900.0,
+    "clip_generate": 120.0,
+    "highlight_generate": 300.0,
+    "digest": 300.0,
+    "scene_extract": 300.0,
+    "tag_generation": 300.0,
+}
+FALLBACK_EXPECTED_S = 300.0
 
-def uses_encoder(job_type: str, resource_category: str) -> bool:
+
+def uses_encoder(job_type: str, resource_category: str, override: object = None) -> bool:
+    """Whether a job takes an NVENC session: its type's default, or ``params.usesEncoder``."""
+    if resource_category != "gpu_encode":
+        return False
+    if isinstance(override, bool):
+        return override
     spec = JOB_TYPES.get(job_type)
-    return resource_category == "gpu_encode" and (spec is None or spec.uses_encoder)
+    return spec is None or spec.uses_encoder
+
+
+def expected_seconds(job_type: str, expected: object, seconds: object) -> float:
+    """How long a job is expected to run: ``params.expectedSeconds``, noop's ``seconds``,
+    else the per-type default (malformed values are ignored, never fatal to a pass)."""
+    for value in (expected, seconds if job_type == "noop" else None):
+        if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+            return float(value)
+    return DEFAULT_EXPECTED_S.get(job_type, FALLBACK_EXPECTED_S)
 
 
 def load_capacity(conn: Connection, settings: Settings) -> Capacity:
-    """Slots of live hosts and the GPUs they report healthy."""
+    """Slots of live hosts and their GPUs; registered GPUs that are away, apart."""
     hosts = conn.execute(
         text(
             """
-            SELECT name, classes, cpu_slots, gpu_slots, nvenc_sessions, draining
+            SELECT name, classes, cpu_slots, gpu_slots, nvenc_sessions, draining,
+                   last_seen > now() - make_interval(secs => :timeout) AS live
               FROM worker_hosts
-             WHERE last_seen > now() - make_interval(secs => :timeout)
             """
         ),
         {"timeout": settings.host_timeout_s},
     ).all()
-    cpu_slots = sum(h.cpu_slots for h in hosts if "cpu" in h.classes and not h.draining)
+    live_hosts = [h for h in hosts if h.live]
+    cpu_slots = sum(h.cpu_slots for h in live_hosts if "cpu" in h.classes and not h.draining)
     by_host = {h.name: h for h in hosts}
     gpus: list[GpuView] = []
-    if by_host:
-        rows = conn.execute(
-            text(
-                """
-                SELECT uuid, host_name, index AS gpu_index, name, total_mib, free_mib, foreign_mib,
-                       encoder_sessions, healthy
-                  FROM gpus
-                 WHERE host_name = ANY(:hosts)
-                   AND last_seen > now() - make_interval(secs => :timeout)
-                 ORDER BY host_name, index
-                """
-            ),
-            {"hosts": list(by_host), "timeout": settings.host_timeout_s},
-        ).all()
-        for g in rows:
-            host = by_host[g.host_name]
-            gpus.append(
-                GpuView(
-                    uuid=g.uuid,
-                    host=g.host_name,
-                    index=g.gpu_index,
-                    name=g.name,
-                    total_mib=g.total_mib,
-                    free_mib=g.free_mib,
-                    foreign_mib=g.foreign_mib,
-                    slots=host.gpu_slots,
-                    encoder_limit=host.nvenc_sessions,
-                    healthy=g.healthy,
-                    classes=tuple(c for c in host.classes if c.startswith("gpu_")),
-                    draining=host.draining,
-                )
-            )
-    return Capacity(cpu_slots=cpu_slots, gpus=tuple(gpus))
-
-
-def load_live(conn: Connection) -> list[LiveJob]:
-    """Every queued or running job: the slot counts and the reservation ledger."""
+    offline: list[GpuView] = []
     rows = conn.execute(
         text(
             """
-            SELECT id, type, resource_category, status, assigned_gpu, vram_required, started_at
+            SELECT uuid, host_name, index, name, total_mib, free_mib, used_mib, foreign_mib,
+                   encoder_sessions, healthy,
+                   last_seen > now() - make_interval(secs => :timeout) AS fresh
+              FROM gpus
+             ORDER BY host_name, index
+            """
+        ),
+        {"timeout": settings.host_timeout_s},
+    ).all()
+    for g in rows:
+        host = by_host.get(g.host_name)
+        if host is None:
+            continue
+        view = _gpu_view(g, host)
+        (gpus if host.live and g.fresh else offline).append(view)
+    return Capacity(cpu_slots=cpu_slots, gpus=tuple(gpus), offline_gpus=tuple(offline))
+
+
+def _gpu_view(g: Any, host: Any) -> GpuView:
+    return GpuView(
+        uuid=g.uuid,
+        host=g.host_name,
+        index=g.index,
+        name=g.name,
+        total_mib=g.total_mib,
+        free_mib=g.free_mib,
+        foreign_mib=g.foreign_mib,
+        used_mib=g.used_mib,
+        encoder_sessions=g.encoder_sessions,
+        slots=host.gpu_slots,
+        encoder_limit=host.nvenc_sessions,
+        healthy=g.healthy,
+        classes=tuple(c for c in host.classes if c.startswith("gpu_")),
+        draining=host.draining,
+    )
+
+
+def load_live(conn: Connection) -> list[LiveJob]:
+    """Every queued or running job: the slot counts and the reservation ledger.
+
+    A GPU job is expected to release its reservation ``expected_seconds`` after it started
+    (after now, while it is still queued).
+    """
+    rows = conn.execute(
+        text(
+            """
+            SELECT id, type, resource_category, status, assigned_gpu, vram_required, started_at,
+                   now() AS db_now, params->'expectedSeconds' AS expected,
+                   params->'seconds' AS seconds, params->'usesEncoder' AS encoder
               FROM jobs WHERE status IN ('queued', 'running')
             """
         )
     ).all()
-    return [
-        LiveJob(
-            id=r.id,
-            resource_category=r.resource_category,
-            status=r.status,
-            gpu_uuid=r.assigned_gpu,
-            vram_mib=r.vram_required if r.assigned_gpu else 0,
-            uses_encoder=uses_encoder(r.type, r.resource_category),
-            started_at=r.started_at,
+    live: list[LiveJob] = []
+    for r in rows:
+        expected_end = None
+        if r.assigned_gpu:
+            begin = r.started_at if r.status == "running" and r.started_at else r.db_now
+            run_s = expected_seconds(r.type, r.expected, r.seconds)
+            expected_end = begin + timedelta(seconds=run_s)
+        live.append(
+            LiveJob(
+                id=r.id,
+                resource_category=r.resource_category,
+                status=r.status,
+                gpu_uuid=r.assigned_gpu,
+                vram_mib=r.vram_required if r.assigned_gpu else 0,
+                uses_encoder=uses_encoder(r.type, r.resource_category, r.encoder),
+                started_at=r.started_at,
+                expected_end=expected_end,
+            )
         )
-        for r in rows
-    ]
+    return live
 
 
 def load_pending(
@@ -98,11 +152,18 @@ def load_pending(
     if limit <= 0:
         return []
     only = "AND NOT held AND (not_before IS NULL OR not_before <= now())" if eligible_only else ""
+    gpu = class_name != "cpu"
+    extra = (
+        ", params->'expectedSeconds' AS expected, params->'seconds' AS seconds, "
+        "params->'usesEncoder' AS encoder"
+        if gpu
+        else ""
+    )
     rows = conn.execute(
         text(
             f"""
             SELECT id, type, resource_category, priority, created_at, vram_required, held,
-                   not_before, waiting_reason
+                   not_before, waiting_reason {extra}
               FROM jobs
              WHERE status = 'pending' AND resource_category = :c {only}
              ORDER BY priority DESC, created_at, id
@@ -118,10 +179,11 @@ def load_pending(
             priority=r.priority,
             created_at=r.created_at,
             vram_required=r.vram_required,
-            uses_encoder=uses_encoder(r.type, r.resource_category),
+            uses_encoder=gpu and uses_encoder(r.type, r.resource_category, r.encoder),
             held=r.held,
             not_before=r.not_before,
             held_reason=r.waiting_reason if r.held else None,
+            expected_s=expected_seconds(r.type, r.expected, r.seconds) if gpu else 0.0,
         )
         for r in rows
     ]

@@ -19,6 +19,7 @@ class PendingJob:
     held: bool = False
     not_before: datetime | None = None
     held_reason: str | None = None
+    expected_s: float = 60.0  # how long it is expected to run (params or a per-type default)
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class LiveJob:
     vram_mib: int = 0
     uses_encoder: bool = False
     started_at: datetime | None = None
-    expected_end: datetime | None = None
+    expected_end: datetime | None = None  # when it is expected to release its reservation
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,8 @@ class GpuView:
     healthy: bool = True
     classes: tuple[str, ...] = ("gpu_ai", "gpu_encode")
     draining: bool = False
+    used_mib: int = 0  # NVML "used" (ours and foreign), to catch memory no process owns
+    encoder_sessions: int = 0  # NVML encoder sessions, ours included
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,7 @@ class Capacity:
 
     cpu_slots: int
     gpus: tuple[GpuView, ...] = ()
+    offline_gpus: tuple[GpuView, ...] = ()  # registered, but host silent or GPU lost
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,13 @@ from celery.signals import worker_process_init
 from mediaq.db import dispose_engines
 from mediaq.settings import Settings
 from tasks.celery_app import create_celery
+from tasks.preflight import gpu_preflight
 from tasks.run_job import register_run_job
 
 settings = Settings.from_env()
 app = create_celery(settings)
-register_run_job(app, settings)
+# A GPU worker checks, through its host daemon, that the memory is still there before a job.
+register_run_job(app, settings, preflight=gpu_preflight(settings) if settings.worker_gpu else None)
 
 
 @worker_process_init.connect

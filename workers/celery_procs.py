@@ -16,6 +16,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+from mediaq.proctree import descendants_of
 from mediaq.queues import cpu_queue, gpu_queue
 from mediaq.settings import Settings, settings_to_env
 
@@ -32,6 +33,7 @@ class WorkerSpec:
     queue: str
     concurrency: int
     env: dict[str, str]
+    gpu_uuid: str | None = None  # the GPU this worker serves (None: the CPU worker)
 
 
 @dataclass
@@ -40,6 +42,7 @@ class SupervisedWorker:
     proc: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     started_at: float = field(default=0.0)
+    suspended: bool = False  # its GPU is lost: not restarted until the GPU is back
 
 
 def worker_specs(settings: Settings, gpu_uuids: list[tuple[int, str]]) -> list[WorkerSpec]:
@@ -70,6 +73,7 @@ def worker_specs(settings: Settings, gpu_uuids: list[tuple[int, str]]) -> list[W
                     gpu_queue(settings.queue_prefix, uuid),
                     settings.gpu_slots,
                     env,
+                    gpu_uuid=uuid,
                 )
             )
     return specs
@@ -108,13 +112,58 @@ class WorkerSupervisor:
     def __init__(self, specs: list[WorkerSpec]) -> None:
         self.workers = [SupervisedWorker(spec) for spec in specs]
 
-    def start(self) -> None:
+    def start(self, suspended: frozenset[str] = frozenset()) -> None:
+        """Start every worker, except those of the GPUs in ``suspended`` (lost at start)."""
         for worker in self.workers:
-            self._spawn(worker)
+            if worker.spec.gpu_uuid in suspended:
+                worker.suspended = True
+            else:
+                self._spawn(worker)
+
+    def suspend(self, gpu_uuid: str) -> bool:
+        """The GPU is lost: kill its worker and everything below it at once.
+
+        A job on a lost GPU cannot go on, and its work is about to be placed elsewhere:
+        nothing of it may keep running (ffmpeg runs in a group of its own, so every
+        descendant is killed, not only the worker's group). True if it was running.
+        """
+        for worker in self.workers:
+            if worker.spec.gpu_uuid != gpu_uuid or worker.suspended:
+                continue
+            worker.suspended = True
+            if worker.proc is None or worker.proc.poll() is not None:
+                return False
+            doomed = descendants_of(worker.proc.pid)
+            _signal_group(worker.proc.pid, signal.SIGKILL)
+            for pid in doomed:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            worker.proc.wait()
+            log.warning("GPU %s lost: its celery worker %s killed", gpu_uuid, worker.spec.name)
+            return True
+        return False
+
+    def resume(self, gpu_uuid: str) -> bool:
+        """The GPU is back: start its worker again. True if it was suspended."""
+        for worker in self.workers:
+            if worker.spec.gpu_uuid == gpu_uuid and worker.suspended:
+                worker.suspended = False
+                self._spawn(worker)
+                log.warning("GPU %s back: celery worker %s started", gpu_uuid, worker.spec.name)
+                return True
+        return False
+
+    def gpu_uuids(self) -> list[str]:
+        return [w.spec.gpu_uuid for w in self.workers if w.spec.gpu_uuid]
+
+    def is_suspended(self, gpu_uuid: str) -> bool:
+        return any(w.suspended for w in self.workers if w.spec.gpu_uuid == gpu_uuid)
 
     def check(self) -> None:
         """Restart any worker that exited (after a short backoff)."""
         for worker in self.workers:
+            if worker.suspended:
+                continue
             if worker.proc is not None and worker.proc.poll() is not None:
                 if time.monotonic() - worker.started_at < RESTART_BACKOFF_S:
                     continue
@@ -127,12 +176,13 @@ class WorkerSupervisor:
                 self._spawn(worker)
 
     def pids(self) -> frozenset[int]:
-        """Our processes: the workers and their pool children (for foreign-memory accounting)."""
+        """Our processes: the workers, their pool children and whatever those started (a
+        job's ffmpeg holds GPU memory too), for foreign-memory accounting."""
         pids: set[int] = set()
         for worker in self.workers:
             if worker.proc is not None and worker.proc.poll() is None:
                 pids.add(worker.proc.pid)
-                pids.update(_children(worker.proc.pid))
+                pids.update(descendants_of(worker.proc.pid))
         return frozenset(pids)
 
     def stop(self, timeout_s: float = 10.0) -> None:
@@ -160,11 +210,3 @@ class WorkerSupervisor:
 def _signal_group(pid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, sig)
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as fh:
-            return [int(p) for p in fh.read().split()]
-    except OSError:
-        return []

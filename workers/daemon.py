@@ -1,15 +1,21 @@
 """``mediaq worker``: the host daemon.
 
 Detects the host's GPUs (one NVML session, opened here and only here), registers the host
-and its GPUs, starts the Celery worker processes (a CPU worker and one per GPU), and
-heartbeats GPU snapshots every ``heartbeat_interval_s``. A host that stops heartbeating gets
-no new work; on a clean stop it says so at once.
+and its GPUs, serves fresh GPU samples to its workers' preflight checks, starts the Celery
+worker processes (a CPU worker and one per GPU, each with ``CUDA_VISIBLE_DEVICES`` set to
+its GPU's UUID), and heartbeats GPU snapshots every ``heartbeat_interval_s``.
+
+- A host that stops heartbeating gets no new work; on a clean stop it says so at once.
+- A GPU NVML reports lost is marked unhealthy in the same heartbeat (the scheduler excludes
+  it at once), its Celery worker is killed and its jobs go back to be placed elsewhere.
+  When the GPU comes back, its worker starts again.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -17,8 +23,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from mediaq.db import engine_for
 from mediaq.settings import Settings
 from workers.celery_procs import WorkerSupervisor, worker_specs
-from workers.gpu_backend import GpuBackend, open_backend
-from workers.hostregistry import heartbeat_host, mark_gone, register_host
+from workers.gpu_backend import GpuBackend, GpuSnapshot, open_backend
+from workers.hostpaths import preflight_socket
+from workers.hostregistry import heartbeat_host, mark_gone, register_host, release_lost_gpu_jobs
+from workers.preflight_service import PreflightService
 
 log = logging.getLogger(__name__)
 
@@ -29,33 +37,79 @@ class HostDaemon:
         self.backend = backend or open_backend(settings.fake_gpus, settings.host_name)
         self.engine: Engine = engine_for(settings.database_url)
         self.supervisor: WorkerSupervisor | None = None
+        self.preflight = PreflightService(preflight_socket(settings.host_name), self.sample)
+
+    @property
+    def serves_gpus(self) -> bool:
+        return any(c.startswith("gpu_") for c in self.settings.classes)
 
     def start(self) -> None:
-        snaps = self.backend.snapshot()
-        healthy = [(s.index, s.uuid) for s in snaps if s.healthy]
-        if not any(c.startswith("gpu_") for c in self.settings.classes):
-            healthy = []
+        snaps = self.backend.snapshot() if self.serves_gpus else []
+        lost = frozenset(s.uuid for s in snaps if not s.healthy)
         with self.engine.begin() as conn:
             register_host(conn, self.settings, self.settings.nvenc_sessions)
-            heartbeat_host(conn, self.settings.host_name, snaps if healthy else [], frozenset())
-        self.supervisor = WorkerSupervisor(worker_specs(self.settings, healthy))
-        self.supervisor.start()
+            heartbeat_host(conn, self.settings.host_name, snaps, frozenset())
+        self.supervisor = WorkerSupervisor(
+            worker_specs(self.settings, [(s.index, s.uuid) for s in snaps])
+        )
+        if snaps:
+            self.preflight.start()
+        self.supervisor.start(suspended=lost)
+        for uuid in lost:
+            self._release(uuid)
         log.info(
-            "worker host %s: %d GPU(s), classes %s, %d celery worker(s)",
+            "worker host %s: %d GPU(s) (%d lost), classes %s, %d celery worker(s)",
             self.settings.host_name,
-            len(healthy),
+            len(snaps),
+            len(lost),
             ",".join(self.settings.classes),
             len(self.supervisor.workers),
         )
 
     def beat(self) -> None:
-        """One heartbeat: fresh GPU numbers, and restart any Celery worker that died."""
+        """One heartbeat: fresh GPU numbers, lost GPUs handled, dead workers restarted."""
         assert self.supervisor is not None
         self.supervisor.check()
-        gpu_classes = any(c.startswith("gpu_") for c in self.settings.classes)
-        snaps = self.backend.snapshot() if gpu_classes else []
+        snaps = self.backend.snapshot() if self.serves_gpus else []
         with self.engine.begin() as conn:
             heartbeat_host(conn, self.settings.host_name, snaps, self.supervisor.pids())
+        self._follow_gpu_health(snaps)
+
+    def _follow_gpu_health(self, snaps: list[GpuSnapshot]) -> None:
+        # After the heartbeat marked the GPU unhealthy, so the jobs released here cannot be
+        # placed on it again.
+        assert self.supervisor is not None
+        healthy = {s.uuid for s in snaps if s.healthy}
+        for uuid in self.supervisor.gpu_uuids():
+            if uuid not in healthy:
+                if not self.supervisor.is_suspended(uuid):
+                    self.supervisor.suspend(uuid)
+                    self._release(uuid)
+            elif self.supervisor.resume(uuid):
+                log.warning("GPU %s is back on host %s", uuid, self.settings.host_name)
+
+    def _release(self, uuid: str) -> None:
+        with self.engine.begin() as conn:
+            released = release_lost_gpu_jobs(
+                conn, self.settings.host_name, uuid, self.settings.log_max_chars
+            )
+        if released:
+            log.warning("GPU %s lost: jobs %s placed again", uuid, released)
+
+    def sample(self, uuid: str) -> dict[str, Any] | None:
+        """A fresh sample of one of this host's GPUs, for a worker's preflight."""
+        snap = self.backend.sample(uuid)
+        if snap is None:
+            return None
+        ours = self.supervisor.pids() if self.supervisor is not None else frozenset()
+        return {
+            "uuid": snap.uuid,
+            "host": self.settings.host_name,
+            "totalMib": snap.total_mib,
+            "freeMib": snap.free_mib,
+            "usedMib": snap.used_mib,
+            "foreignMib": snap.foreign_mib(ours),
+        }
 
     def run(self, stop: threading.Event) -> None:
         self.start()
@@ -71,6 +125,7 @@ class HostDaemon:
     def shutdown(self) -> None:
         if self.supervisor is not None:
             self.supervisor.stop()
+        self.preflight.stop()
         try:
             with self.engine.begin() as conn:
                 mark_gone(conn, self.settings.host_name)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, text
 
+from mediaq.pipelines import resolve_pipeline
 from mediaq.settings import Settings
 from workers.gpu_backend import GpuSnapshot
 
@@ -37,42 +38,111 @@ def register_host(conn: Connection, settings: Settings, nvenc_sessions: int) -> 
 def heartbeat_host(
     conn: Connection, host: str, snapshots: Sequence[GpuSnapshot], our_pids: frozenset[int]
 ) -> None:
-    """Refresh the host's last_seen and every GPU's latest numbers in one transaction."""
+    """Refresh the host's last_seen and every GPU's latest numbers in one transaction.
+
+    A lost GPU keeps its last numbers and is only marked unhealthy: the scheduler excludes
+    it at once. A GPU registered for this host that the snapshot no longer lists is lost too.
+    """
     conn.execute(text("UPDATE worker_hosts SET last_seen = now() WHERE name = :h"), {"h": host})
     for snap in snapshots:
-        if not snap.uuid.startswith("GPU-") and not snap.healthy:
-            continue
-        conn.execute(
-            text(
-                """
-                INSERT INTO gpus (uuid, host_name, index, name, total_mib, free_mib, used_mib,
-                                  foreign_mib, encoder_sessions, encoder_capacity, healthy,
-                                  last_seen)
-                VALUES (:uuid, :host, :index, :name, :total, :free, :used, :foreign,
-                        :enc, :cap, :healthy, now())
-                ON CONFLICT (uuid) DO UPDATE SET host_name = EXCLUDED.host_name,
-                       index = EXCLUDED.index, name = EXCLUDED.name,
-                       total_mib = EXCLUDED.total_mib, free_mib = EXCLUDED.free_mib,
-                       used_mib = EXCLUDED.used_mib, foreign_mib = EXCLUDED.foreign_mib,
-                       encoder_sessions = EXCLUDED.encoder_sessions,
-                       encoder_capacity = EXCLUDED.encoder_capacity,
-                       healthy = EXCLUDED.healthy, last_seen = now()
-                """
-            ),
-            {
-                "uuid": snap.uuid,
-                "host": host,
-                "index": snap.index,
-                "name": snap.name,
-                "total": snap.total_mib,
-                "free": snap.free_mib,
-                "used": snap.used_mib,
-                "foreign": snap.foreign_mib(our_pids),
-                "enc": snap.encoder_sessions,
-                "cap": snap.encoder_capacity,
-                "healthy": snap.healthy,
-            },
-        )
+        if snap.healthy:
+            _upsert_gpu(conn, host, snap, our_pids)
+        else:
+            conn.execute(
+                text(
+                    "UPDATE gpus SET healthy = false, last_seen = now() "
+                    "WHERE uuid = :uuid AND host_name = :host"
+                ),
+                {"uuid": snap.uuid, "host": host},
+            )
+    conn.execute(
+        text(
+            "UPDATE gpus SET healthy = false WHERE host_name = :host AND healthy "
+            "AND NOT (uuid = ANY(:seen))"
+        ),
+        {"host": host, "seen": [s.uuid for s in snapshots]},
+    )
+
+
+def _upsert_gpu(conn: Connection, host: str, snap: GpuSnapshot, our_pids: frozenset[int]) -> None:
+    conn.execute(
+        text(
+            """
+            INSERT INTO gpus (uuid, host_name, index, name, total_mib, free_mib, used_mib,
+                              foreign_mib, encoder_sessions, encoder_capacity, healthy,
+                              last_seen)
+            VALUES (:uuid, :host, :index, :name, :total, :free, :used, :foreign,
+                    :enc, :cap, true, now())
+            ON CONFLICT (uuid) DO UPDATE SET host_name = EXCLUDED.host_name,
+                   index = EXCLUDED.index, name = EXCLUDED.name,
+                   total_mib = EXCLUDED.total_mib, free_mib = EXCLUDED.free_mib,
+                   used_mib = EXCLUDED.used_mib, foreign_mib = EXCLUDED.foreign_mib,
+                   encoder_sessions = EXCLUDED.encoder_sessions,
+                   encoder_capacity = EXCLUDED.encoder_capacity,
+                   healthy = true, last_seen = now()
+            """
+        ),
+        {
+            "uuid": snap.uuid,
+            "host": host,
+            "index": snap.index,
+            "name": snap.name,
+            "total": snap.total_mib,
+            "free": snap.free_mib,
+            "used": snap.used_mib,
+            "foreign": snap.foreign_mib(our_pids),
+            "enc": snap.encoder_sessions,
+            "cap": snap.encoder_capacity,
+        },
+    )
+
+
+def record_sample(conn: Connection, uuid: str, free: int, used: int, foreign: int) -> None:
+    """Store fresher numbers of one GPU (a refused preflight), so admission sees them now."""
+    conn.execute(
+        text(
+            "UPDATE gpus SET free_mib = :free, used_mib = :used, foreign_mib = :foreign "
+            "WHERE uuid = :uuid"
+        ),
+        {"uuid": uuid, "free": free, "used": used, "foreign": foreign},
+    )
+
+
+def release_lost_gpu_jobs(conn: Connection, host: str, uuid: str, cap: int) -> list[int]:
+    """The jobs of a lost GPU go back to be placed elsewhere; returns their ids.
+
+    A queued job never started: it simply returns to pending. A running one was cut off
+    (its worker was killed with the GPU): that counts as a failed attempt, retried at once
+    elsewhere or failed after its maximum attempts, so a job that keeps taking GPUs down
+    does not go round forever. Fenced like every outcome: only rows still on this GPU.
+    """
+    rows = conn.execute(
+        text(
+            """
+            UPDATE jobs
+               SET status = CASE WHEN status = 'queued' OR failures + 1 < max_attempts
+                                 THEN 'pending' ELSE 'failed' END,
+                   failures = failures + CASE WHEN status = 'running' THEN 1 ELSE 0 END,
+                   completed_at = CASE WHEN status = 'running' AND failures + 1 >= max_attempts
+                                       THEN now() END,
+                   last_error = CASE WHEN status = 'running' THEN 'GPU lost' ELSE last_error END,
+                   assigned_gpu = NULL, assigned_host = NULL, heartbeat_at = NULL,
+                   queued_at = NULL, not_before = NULL, updated_at = now(),
+                   log = right(coalesce(log, '') || '[attempt ' || attempt || '] GPU '
+                               || :uuid || ' on host ' || :host
+                               || CASE WHEN status = 'queued' OR failures + 1 < max_attempts
+                                       THEN ' lost; placed again' ELSE ' lost; giving up' END
+                               || chr(10), :cap)
+             WHERE status IN ('queued', 'running') AND assigned_gpu = :uuid
+            RETURNING id, status, pipeline_id
+            """
+        ),
+        {"uuid": uuid, "host": host, "cap": cap},
+    ).all()
+    for r in rows:
+        if r.status == "failed" and r.pipeline_id is not None:
+            resolve_pipeline(conn, r.pipeline_id)
+    return [r.id for r in rows]
 
 
 def mark_gone(conn: Connection, host: str) -> None:
