@@ -12,7 +12,9 @@ from starlette.routing import BaseRoute, Route
 from api_shim import (
     admin_media_routes,
     comments_routes,
+    dashboard,
     jobs_routes,
+    metrics_route,
     openapi,
     public_media_routes,
     reactions_routes,
@@ -40,6 +42,8 @@ def routes() -> list[BaseRoute]:
     return [
         Route("/health", health, methods=["GET"]),
         *jobs_routes.ROUTES,
+        *metrics_route.ROUTES,
+        *dashboard.ROUTES,
         *videos_routes.ROUTES,
         *public_media_routes.ROUTES,
         *reactions_routes.ROUTES,
@@ -63,12 +67,12 @@ def create_app(settings: Settings) -> Starlette:
             allow_credentials=True,
             allow_methods=["GET", "POST", "DELETE", "PATCH", "OPTIONS"],
             allow_headers=["Authorization", "Content-Type"],
-        )
+        ),
     ]
     app = Starlette(
         routes=routes(),
         middleware=middleware,
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
     app.state.settings = settings

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from mediaq.errors import ConfigError, MediaqError
+from mediaq.logging_setup import configure_logging
 from mediaq.settings import Settings, parse_classes, parse_fake_gpus
 
 Command = Callable[[argparse.Namespace, Settings], int]
@@ -44,15 +45,23 @@ def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
 
     app = create_app(settings)
     uvicorn.run(
-        app, host=settings.api_host, port=settings.api_port, log_level="warning", access_log=False
+        app,
+        host=settings.api_host,
+        port=settings.api_port,
+        log_level="warning",
+        access_log=False,
+        log_config=None,  # log through mediaq's handler (JSON lines when asked)
     )
     return 0
 
 
 def cmd_scheduler(args: argparse.Namespace, settings: Settings) -> int:
+    from mediaq.metrics import count_rescues_of
     from scheduler.service import Scheduler
 
-    Scheduler(settings).run_forever(_stop_event())
+    scheduler = Scheduler(settings)
+    count_rescues_of(scheduler)
+    scheduler.run_forever(_stop_event())
     return 0
 
 
@@ -114,6 +123,29 @@ def cmd_jobs(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
+    import os
+
+    from mediaq.up import UpOptions, run_up
+
+    options = UpOptions(
+        flower_port=args.flower_port, flower=not args.no_flower, worker=not args.no_worker
+    )
+    return run_up(settings, options, _stop_event(), os.environ)
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from mediaq.demo import DemoOptions, run_demo
+
+    options = DemoOptions(
+        flower_port=args.flower_port,
+        clip_seconds=args.seconds,
+        timeout_s=args.timeout,
+        gpu=args.gpu,
+    )
+    return run_demo(settings, options)
+
+
 def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
     from api_shim.auth import mint_token
 
@@ -129,6 +161,13 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--database-url", dest="database_url")
     common.add_argument("--redis-url", dest="redis_url")
     common.add_argument("-v", "--verbose", action="store_true")
+    common.add_argument(
+        "--json-logs",
+        dest="json_logs",
+        action="store_true",
+        default=None,
+        help="log one JSON object per line (MEDIAQ_JSON_LOGS)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     sub.add_parser("migrate", parents=[common], help="bring the database to the newest schema")
@@ -161,6 +200,24 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--user-id", dest="user_id", type=int, required=True)
     token.add_argument("--role", default="admin")
     token.add_argument("--ttl", type=int, default=24 * 3600)
+    up = sub.add_parser("up", parents=[common], help="everything on one machine, one tree")
+    up.add_argument("--port", dest="api_port", type=int)
+    up.add_argument("--flower-port", dest="flower_port", type=int, default=5555)
+    up.add_argument("--no-flower", dest="no_flower", action="store_true")
+    up.add_argument("--no-worker", dest="no_worker", action="store_true")
+    up.add_argument("--host-name", dest="host_name", help="worker host name (MEDIAQ_HOST)")
+    up.add_argument("--concurrency", type=int)
+    up.add_argument("--fake-gpus", dest="fake_gpus", type=parse_fake_gpus)
+    demo = sub.add_parser("demo", parents=[common], help="make test videos and process them")
+    demo.add_argument("--flower-port", dest="flower_port", type=int, default=5555)
+    demo.add_argument("--seconds", type=float, default=3.0, help="length of each test clip")
+    demo.add_argument("--timeout", type=float, default=600.0, help="give up after (seconds)")
+    demo.add_argument(
+        "--gpu",
+        choices=["auto", "yes", "no"],
+        default="auto",
+        help="run encode jobs on GPUs (auto: when a live GPU is registered)",
+    )
     return parser
 
 
@@ -173,18 +230,17 @@ COMMANDS: dict[str, Command] = {
     "enqueue": cmd_enqueue,
     "jobs": cmd_jobs,
     "token": cmd_token,
+    "up": cmd_up,
+    "demo": cmd_demo,
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
     try:
         settings = Settings.from_env().with_overrides(**vars(args))
+        configure_logging(settings, args.command, logging.DEBUG if args.verbose else logging.INFO)
         return COMMANDS[args.command](args, settings)
     except (ConfigError, MediaqError) as exc:
         print(f"mediaq {args.command}: {exc}", file=sys.stderr)

@@ -19,6 +19,8 @@ from mediaq import jobstore
 from mediaq.db import engine_for
 from mediaq.errors import AttemptSuperseded, JobCancelled, PermanentError, PreflightFailed
 from mediaq.jobstore import Claim
+from mediaq.logging_setup import install_celery_logging, job_log_context
+from mediaq.metrics import DUPLICATES_DROPPED, count_event
 from mediaq.settings import Settings
 from tasks.celery_app import RUN_JOB
 from tasks.context import JobContext
@@ -43,10 +45,19 @@ class WorkerRuntime:
         self.settings = settings
         self.preflight = preflight
         self._monitor: AttemptMonitor | None = None
+        self._autocommit: Engine | None = None
 
     @property
     def engine(self) -> Engine:
         return engine_for(self.settings.database_url)
+
+    @property
+    def autocommit(self) -> Engine:
+        """The same pool in autocommit: a single-statement write is its own transaction,
+        one round trip instead of BEGIN, statement, COMMIT."""
+        if self._autocommit is None:
+            self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        return self._autocommit
 
     @property
     def monitor(self) -> AttemptMonitor:
@@ -69,12 +80,13 @@ def execute_job(
 ) -> Outcome:
     """Claim and run one job; never raises for the job's own failures."""
     settings = runtime.settings
-    with runtime.engine.begin() as conn:
+    with runtime.autocommit.connect() as conn:
         claim = jobstore.claim(conn, job_id, expected_attempt, settings.host_name, runtime.gpu_uuid)
     if claim is None:
         log.info(
             "job %s: nothing to claim for attempt %s; delivery dropped", job_id, expected_attempt
         )
+        count_event(settings, DUPLICATES_DROPPED)
         return Outcome("dropped")
     ctx = JobContext(settings, runtime.engine, claim, settings.host_name, on_progress)
     runtime.monitor.watch(ctx)
@@ -105,7 +117,9 @@ def _run_claimed(runtime: WorkerRuntime, ctx: JobContext) -> Outcome:
     except Exception as exc:  # any other error is transient: retried with backoff
         detail = "".join(traceback.format_exception(exc, limit=-3)).strip()
         return _record_failure(runtime, ctx, detail, permanent=False)
-    with runtime.engine.begin() as conn:
+    # A pipeline step resolves its pipeline in the same transaction as its outcome.
+    engine = runtime.engine if claim.pipeline_id is not None else runtime.autocommit
+    with engine.begin() as conn:
         done = jobstore.complete(conn, claim.job_id, claim.attempt, _json_result(result), cap)
     return Outcome("completed" if done else "cancelled")
 
@@ -135,6 +149,7 @@ def _json_result(result: Any) -> dict[str, Any] | None:
 def register_run_job(app: Celery, settings: Settings, preflight: Preflight | None = None) -> Task:
     """Define the ``mediaq.run_job`` task on ``app``, bound to a per-process runtime."""
     runtime = WorkerRuntime(settings, preflight)
+    install_celery_logging(settings)
 
     @app.task(name=RUN_JOB, bind=True, acks_late=True, reject_on_worker_lost=True)
     def run_job(self: Task, job_id: int, expected_attempt: int) -> str:
@@ -142,9 +157,12 @@ def register_run_job(app: Celery, settings: Settings, preflight: Preflight | Non
             # Flower folds fields of custom task events into the task it shows.
             self.send_event("task-progress", progress=value)
 
-        outcome = execute_job(
-            runtime, job_id, expected_attempt, progress_event if settings.task_events else None
-        )
+        with job_log_context(job_id):  # every log line of the job carries its id
+            outcome = execute_job(
+                runtime, job_id, expected_attempt, progress_event if settings.task_events else None
+            )
+            level = logging.WARNING if outcome.status in ("failed", "retrying") else logging.INFO
+            log.log(level, "job %s: %s %s", job_id, outcome.status, outcome.detail[-500:])
         return outcome.status
 
     return run_job

@@ -1,0 +1,189 @@
+// The mediaq queue dashboard: polls /api/dashboard/queue with an admin token and draws it.
+// Plain DOM, no build step. Text goes in with textContent only, so nothing a job carries
+// (type, reason, host name) can inject markup.
+"use strict";
+
+const TOKEN_KEY = "mediaq.adminToken";
+const REFRESH_MS = 2000;
+const CLASSES = ["cpu", "gpu_encode", "gpu_ai"];
+
+let timer = null;
+
+function $(id) { return document.getElementById(id); }
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (key === "class") node.className = value;
+    else if (key.startsWith("data-")) node.setAttribute(key, value);
+    else if (key === "style") node.setAttribute("style", value);
+    else node[key] = value;
+  }
+  for (const child of children) {
+    if (child === null || child === undefined) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+// The token comes once through the URL fragment (never sent to the server) or the form.
+function takeTokenFromFragment() {
+  const params = new URLSearchParams(location.hash.replace(/^#/, ""));
+  const token = params.get("token");
+  if (token) {
+    localStorage.setItem(TOKEN_KEY, token);
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+}
+
+function showLogin(message) {
+  $("board").hidden = true;
+  $("signout").hidden = true;
+  $("login").hidden = false;
+  $("status").textContent = "signed out";
+  const error = $("login-error");
+  error.hidden = !message;
+  error.textContent = message || "";
+}
+
+async function refresh() {
+  const token = localStorage.getItem(TOKEN_KEY);
+  if (!token) { showLogin(""); return; }
+  try {
+    const response = await fetch("/api/dashboard/queue", {
+      headers: { Authorization: "Bearer " + token },
+      cache: "no-store",
+    });
+    if (response.status === 401 || response.status === 403) {
+      const body = await response.json().catch(() => ({}));
+      localStorage.removeItem(TOKEN_KEY);
+      showLogin((body.error || "not allowed") + " — this page needs an admin token.");
+      return;
+    }
+    if (!response.ok) throw new Error("HTTP " + response.status);
+    draw(await response.json());
+    $("status").textContent = "updated " + new Date().toLocaleTimeString();
+    $("status").classList.remove("stale");
+  } catch (err) {
+    $("status").textContent = "refresh failed (" + err.message + "); retrying";
+    $("status").classList.add("stale");
+  }
+  timer = setTimeout(refresh, REFRESH_MS);
+}
+
+function draw(data) {
+  $("login").hidden = true;
+  $("board").hidden = false;
+  $("signout").hidden = false;
+  drawClasses(data.classes);
+  drawHosts(data.hosts);
+  drawActive(data.active);
+  drawPending(data.pending);
+}
+
+function drawClasses(classes) {
+  const body = $("classes").tBodies[0];
+  body.replaceChildren(...CLASSES.map((name) => {
+    const c = classes[name] || {};
+    return el("tr", { "data-class": name },
+      el("td", {}, name),
+      el("td", { class: "num pending" }, c.pending || 0),
+      el("td", { class: "num queued" }, c.queued || 0),
+      el("td", { class: "num running" }, c.running || 0));
+  }));
+}
+
+function pct(part, total) { return total > 0 ? Math.max(0, (100 * part) / total) : 0; }
+
+function gpuBar(gpu) {
+  const total = gpu.totalMib || 0;
+  const reserved = gpu.reservedMib || 0;
+  const foreign = gpu.foreignMib || 0;
+  const available = Math.max(0, total - reserved - foreign);
+  const title = `${gpu.name} ${gpu.uuid}`;
+  return el("div", { class: "gpu", "data-gpu": gpu.uuid },
+    el("div", { class: "gpu-label", title },
+      `GPU ${gpu.index} · ${gpu.name} · ${gpu.uuid}` + (gpu.healthy === false ? " · LOST" : "")),
+    el("div", { class: "gpu-bar", role: "img",
+      "aria-label": `reserved ${reserved} MiB, foreign ${foreign} MiB, available ${available} MiB of ${total} MiB` },
+      el("div", { class: "seg-reserved", style: `width:${pct(reserved, total)}%` }),
+      el("div", { class: "seg-foreign", style: `width:${pct(foreign, total)}%` }),
+      el("div", { class: "seg-free", style: `width:${pct(available, total)}%` })),
+    el("div", { class: "gpu-numbers" },
+      `reserved ${reserved} MiB (${gpu.reservedJobs || 0} jobs) · foreign ${foreign} MiB · ` +
+      `available ${available} MiB · NVML free ${gpu.freeMib} MiB · total ${total} MiB · ` +
+      `encoder sessions ${gpu.encoderSessions || 0}`));
+}
+
+function drawHosts(hosts) {
+  const box = $("hosts");
+  if (!hosts.length) {
+    box.replaceChildren(el("p", { class: "empty" }, "no worker host has registered yet"));
+    return;
+  }
+  box.replaceChildren(...hosts.map((host) => el("div", { class: "host", "data-host": host.name },
+    el("strong", {}, host.name), " ",
+    el("span", { class: host.live ? "live" : "down" }, host.live ? "live" : "silent"),
+    ` · classes ${(host.classes || []).join(", ")} · CPU slots ${host.cpuSlots}` +
+      (host.draining ? " · draining" : ""),
+    ...(host.gpus.length ? host.gpus.map(gpuBar) : [el("div", { class: "empty" }, "no GPU")]))));
+}
+
+function progressBar(value) {
+  return el("div", { class: "progress" },
+    el("div", { style: `width:${value}%` }), el("span", {}, `${value}%`));
+}
+
+function drawActive(jobs) {
+  const body = $("active").tBodies[0];
+  if (!jobs.length) {
+    body.replaceChildren(el("tr", {}, el("td", { class: "empty", colSpan: 7 }, "nothing running")));
+    return;
+  }
+  body.replaceChildren(...jobs.map((job) => el("tr", { "data-job-id": job.id, "data-status": job.status },
+    el("td", { class: "num" }, "#" + job.id),
+    el("td", {}, job.type),
+    el("td", {}, job.resourceCategory),
+    el("td", {}, job.status),
+    el("td", {}, progressBar(job.progress)),
+    el("td", {}, (job.assignedHost || "") + (job.assignedGpu ? " / " + job.assignedGpu : "")),
+    el("td", { class: "num" }, job.attempt))));
+}
+
+function drawPending(pending) {
+  const box = $("pending");
+  box.replaceChildren(...CLASSES.map((name) => {
+    const jobs = pending[name] || [];
+    const rows = jobs.map((job) => el("tr", { "data-job-id": job.id },
+      el("td", { class: "num" }, job.position),
+      el("td", { class: "num" }, "#" + job.id),
+      el("td", {}, job.type),
+      el("td", { class: "num" }, job.priority),
+      el("td", { class: "num" }, job.vramRequired ? job.vramRequired + " MiB" : ""),
+      el("td", {}, job.waitingCode ? el("span", { class: "code" }, job.waitingCode) : ""),
+      el("td", { class: "reason" }, job.waitingReason || "")));
+    const table = el("table", { "data-class": name },
+      el("thead", {}, el("tr", {}, ...["pos", "job", "type", "prio", "VRAM", "code", "waiting reason"]
+        .map((h) => el("th", {}, h)))),
+      el("tbody", {}, ...(rows.length ? rows
+        : [el("tr", {}, el("td", { class: "empty", colSpan: 7 }, "nothing pending"))])));
+    return el("div", {}, el("h3", {}, name), table);
+  }));
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  takeTokenFromFragment();
+  $("login").addEventListener("submit", (event) => {
+    event.preventDefault();
+    localStorage.setItem(TOKEN_KEY, $("token").value.trim());
+    $("token").value = "";
+    clearTimeout(timer);
+    refresh();
+  });
+  $("signout").addEventListener("click", () => {
+    localStorage.removeItem(TOKEN_KEY);
+    clearTimeout(timer);
+    showLogin("");
+  });
+  refresh();
+});

@@ -1,0 +1,220 @@
+"""A tree of child processes that can always be taken down completely.
+
+Each child runs in a process group of its own (so a terminal's Ctrl-C reaches only the
+parent, which then stops the children in order). Some children start grandchildren in
+further groups of their own (the worker daemon's Celery workers, a job's ffmpeg), so
+ending the children's groups is not enough. Two things make sure nothing is left behind:
+
+- the parent becomes a *child subreaper* (Linux ``PR_SET_CHILD_SUBREAPER``): any descendant
+  orphaned by a dying child is re-parented to it rather than to init, so it stays visible
+  as a direct child and is ended and reaped in the final sweep;
+- before stopping, every descendant is recorded with its start time, and whatever of that
+  record outlives the grace period is killed (the start time guards against pid reuse).
+
+Children also get ``PR_SET_PDEATHSIG``: if the parent itself is killed with SIGKILL, its
+children receive SIGTERM and stop in their own orderly way.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def _prctl(option: int, value: int) -> bool:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(option, value, 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def become_subreaper() -> bool:
+    """Adopt orphaned descendants (Linux only; False where unsupported)."""
+    return _prctl(PR_SET_CHILD_SUBREAPER, 1)
+
+
+def _child_setup() -> None:
+    # Runs in the child between fork and exec: a new session (own process group), and
+    # SIGTERM when the parent dies.
+    os.setsid()
+    _prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM))
+
+
+def children_of(pid: int) -> list[int]:
+    """Direct children of ``pid`` (every thread's), from /proc."""
+    kids: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return kids
+    for tid in tasks:
+        with suppress(OSError):
+            kids += [int(k) for k in Path(f"/proc/{pid}/task/{tid}/children").read_text().split()]
+    return kids
+
+
+def descendants_of(pid: int) -> list[int]:
+    """Every process below ``pid``, breadth first."""
+    found: list[int] = []
+    frontier = children_of(pid)
+    seen: set[int] = set()
+    while frontier:
+        child = frontier.pop(0)
+        if child in seen:
+            continue
+        seen.add(child)
+        found.append(child)
+        frontier += children_of(child)
+    return found
+
+
+def start_time(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot (field 22 of /proc/PID/stat)."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may contain spaces; fields after it follow the last ')'.
+    fields = raw[raw.rindex(")") + 2 :].split()
+    return int(fields[19])
+
+
+def is_zombie(pid: int) -> bool:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return raw[raw.rindex(")") + 2 :].split()[0] == "Z"
+
+
+@dataclass
+class Child:
+    """One supervised child process and the name it is known by."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+
+@dataclass
+class ProcessTree:
+    """Children in their own process groups, stopped in full by ``stop``."""
+
+    children: list[Child] = field(default_factory=list)
+    subreaper: bool = False
+
+    def start(self, name: str, argv: Sequence[str], env: Mapping[str, str]) -> Child:
+        """Start one child in a new session (its own process group)."""
+        if not self.subreaper:
+            self.subreaper = become_subreaper()
+        child = Child(name, list(argv), dict(env))
+        child.proc = subprocess.Popen(child.argv, env=child.env, preexec_fn=_child_setup)
+        self.children.append(child)
+        return child
+
+    def exited(self) -> list[Child]:
+        """Children that have exited (their exit code is in ``proc.returncode``)."""
+        return [c for c in self.children if c.proc is not None and c.proc.poll() is not None]
+
+    def reap_orphans(self) -> None:
+        """Reap adopted orphans that have exited (never our own children: Popen does that)."""
+        ours = {c.proc.pid for c in self.children if c.proc is not None}
+        for pid in children_of(os.getpid()):
+            if pid not in ours:
+                with suppress(ChildProcessError):
+                    os.waitpid(pid, os.WNOHANG)
+
+    def stop(self, grace_s: float = 20.0) -> list[int]:
+        """SIGTERM every child's group, wait, then SIGKILL whatever is left; returns leftovers.
+
+        The returned list names processes still alive afterwards (empty when the tree is
+        gone, which is the only outcome expected).
+        """
+        recorded = self._record_descendants()
+        for child in self.children:
+            if child.running:
+                assert child.proc is not None
+                _signal_group(child.proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        for child in self.children:
+            if child.proc is None:
+                continue
+            try:
+                child.proc.wait(max(0.05, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.warning("%s did not stop within %.0f s; killing it", child.name, grace_s)
+                _signal_group(child.proc.pid, signal.SIGKILL)
+                child.proc.wait()
+        recorded |= self._record_descendants()
+        self._wait_recorded(recorded, deadline)
+        self._kill_recorded(recorded)
+        return self._sweep()
+
+    def _record_descendants(self) -> set[tuple[int, int]]:
+        record: set[tuple[int, int]] = set()
+        for pid in descendants_of(os.getpid()):
+            started = start_time(pid)
+            if started is not None:
+                record.add((pid, started))
+        return record
+
+    def _wait_recorded(self, recorded: set[tuple[int, int]], deadline: float) -> None:
+        # Grandchildren in groups of their own may still be finishing their shutdown.
+        while time.monotonic() < deadline:
+            self.reap_orphans()
+            if not any(_alive(pid, started) for pid, started in recorded):
+                return
+            time.sleep(0.05)
+
+    @staticmethod
+    def _kill_recorded(recorded: set[tuple[int, int]]) -> None:
+        for pid, started in recorded:
+            if _alive(pid, started):
+                log.warning("killing leftover process %d", pid)
+                with suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+
+    def _sweep(self, timeout_s: float = 5.0) -> list[int]:
+        """Kill and reap every remaining child (adopted orphans included) until none is left."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            left = children_of(os.getpid())
+            for pid in left:
+                if not is_zombie(pid):
+                    with suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+                with suppress(ChildProcessError):
+                    os.waitpid(pid, os.WNOHANG)
+            # Done only when every child is reaped too: a zombie left to init may linger.
+            left = children_of(os.getpid())
+            if not left or time.monotonic() > deadline:
+                return [p for p in left if not is_zombie(p)]
+            time.sleep(0.05)
+
+
+def _alive(pid: int, started: int) -> bool:
+    return start_time(pid) == started and not is_zombie(pid)
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    with suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)

@@ -1,0 +1,287 @@
+"""``mediaq up``: the whole system on one machine, in one process tree, for trying it out.
+
+It checks that PostgreSQL and Redis answer (and says exactly what it tried and how to start
+them when they do not), migrates the database, then runs the API, the scheduler, a worker
+daemon and Flower as children (``mediaq.proctree``). Ctrl-C or SIGTERM stops them all,
+Celery workers and job subprocesses included. Jobs that were running when the tree stopped
+keep their ``running`` row; the scheduler of the next start finds their heartbeat stale and
+retries them (SPEC §3 rescue), so nothing is lost and nothing runs twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import secrets
+import socket
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import redis
+from sqlalchemy import text
+
+from mediaq.errors import ConfigError
+from mediaq.proctree import ProcessTree
+from mediaq.settings import Settings, settings_to_env
+
+log = logging.getLogger(__name__)
+
+READY_TIMEOUT_S = 60.0
+STOP_GRACE_S = 20.0
+SERVICES = ("api", "scheduler", "worker", "flower")
+
+
+@dataclass(frozen=True)
+class UpOptions:
+    flower_port: int = 5555
+    flower: bool = True
+    worker: bool = True
+    stop_grace_s: float = STOP_GRACE_S
+
+
+@dataclass(frozen=True)
+class Unreachable:
+    """A service that did not answer: what was tried and what came back."""
+
+    service: str  # "PostgreSQL" | "Redis"
+    setting: str  # the variable it came from
+    url: str  # with the password masked
+    error: str
+
+
+# ---- pure ------------------------------------------------------------------------------------
+def mask_url(url: str) -> str:
+    """The URL with its password replaced by ``***`` (safe to print)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))
+
+
+def unreachable_message(problems: list[Unreachable]) -> str:
+    """What ``mediaq up`` tried, what failed, and how to start the missing services."""
+    lines = ["cannot start: a service mediaq needs does not answer."]
+    for p in problems:
+        lines.append(f"  {p.service}: tried {p.url} (from {p.setting}): {p.error}")
+    lines += [
+        "Start them, then run `mediaq up` again:",
+        "  with Docker:  docker compose up -d postgres redis   (docker-compose.yml in the repo;",
+        "                it publishes 5432 and 6379 on 127.0.0.1)",
+        "  on Debian/Ubuntu:  sudo apt-get install postgresql redis-server &&"
+        " sudo systemctl start postgresql redis-server",
+        "  by hand:  pg_ctlcluster <version> main start;  redis-server --daemonize yes",
+        "or point DATABASE_URL / REDIS_URL (or --database-url / --redis-url) at running ones.",
+    ]
+    return "\n".join(lines)
+
+
+def prepare_settings(settings: Settings, environ: Mapping[str, str]) -> tuple[Settings, list[str]]:
+    """Settings for a one-machine run, plus notes on what was chosen for the operator.
+
+    ``mediaq up`` exists to try the system, so the API is enabled unless the environment
+    turns it off explicitly, and a missing JWT secret is replaced by one made for this run.
+    """
+    notes: list[str] = []
+    if "ENABLE_MEDIA_FEATURES" in environ and not settings.enable_media_features:
+        raise ConfigError(
+            "ENABLE_MEDIA_FEATURES is set to false: the media API is opt-in, so `mediaq up`"
+            " will not start it. Set ENABLE_MEDIA_FEATURES=true (or unset it) to run it."
+        )
+    settings = dataclasses.replace(settings, enable_media_features=True)
+    if not settings.jwt_secret:
+        settings = dataclasses.replace(settings, jwt_secret=secrets.token_urlsafe(32))
+        notes.append(
+            "JWT_SECRET is not set: made one for this run (tokens stop working on restart)"
+        )
+    return settings, notes
+
+
+def service_argv(name: str, options: UpOptions, python: str = sys.executable) -> list[str]:
+    """The command line of one service of the tree (every service is a ``mediaq`` command)."""
+    argv = [python, "-m", "mediaq.cli", name]
+    if name == "flower":
+        argv += [f"--port={options.flower_port}", "--address=127.0.0.1"]
+    return argv
+
+
+def services(options: UpOptions) -> list[str]:
+    return [
+        s
+        for s in SERVICES
+        if (s != "flower" or options.flower) and (s != "worker" or options.worker)
+    ]
+
+
+def local_host(settings: Settings) -> str:
+    """The host name to print in URLs (a wildcard bind is reached through the loopback)."""
+    return "127.0.0.1" if settings.api_host in ("0.0.0.0", "::", "") else settings.api_host
+
+
+def banner(settings: Settings, options: UpOptions, token: str | None) -> str:
+    """The lines printed once everything answers."""
+    base = f"http://{local_host(settings)}:{settings.api_port}"
+    dash = f"{base}/admin/queue" + (f"#token={token}" if token else "")
+    lines = [
+        "mediaq is up:",
+        f"  API        {base}/health",
+        f"  dashboard  {dash}",
+        f"  gallery    {base}/api/media/public",
+        f"  metrics    {base}/metrics",
+    ]
+    if options.flower:
+        lines.append(f"  Flower     http://127.0.0.1:{options.flower_port}/")
+    if token:
+        lines.append(f"  admin token (24 h): {token}")
+    lines.append("Try `mediaq demo` in another terminal. Stop with Ctrl-C.")
+    return "\n".join(lines)
+
+
+# ---- checks (I/O) ------------------------------------------------------------------------
+def check_services(settings: Settings, timeout_s: float = 3.0) -> list[Unreachable]:
+    """Try PostgreSQL and Redis once each; return what did not answer."""
+    problems: list[Unreachable] = []
+    plain_url = settings.database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    try:
+        with psycopg.connect(plain_url, connect_timeout=max(1, int(timeout_s))) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as exc:
+        error = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        problems.append(Unreachable("PostgreSQL", "DATABASE_URL", mask_url(plain_url), error))
+    client = redis.Redis.from_url(
+        settings.redis_url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
+    )
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        problems.append(Unreachable("Redis", "REDIS_URL", mask_url(settings.redis_url), str(exc)))
+    finally:
+        client.close()
+    return problems
+
+
+def port_in_use(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def check_ports(settings: Settings, options: UpOptions) -> None:
+    """Refuse to start when the API or Flower port is already taken (another `up`?)."""
+    wanted = [("API", settings.api_port)]
+    if options.flower:
+        wanted.append(("Flower", options.flower_port))
+    for what, port in wanted:
+        if port_in_use("127.0.0.1", port):
+            raise ConfigError(
+                f"port {port} for the {what} is already in use (another `mediaq up`?);"
+                f" stop it or pick another port"
+                + (" with --port" if what == "API" else " with --flower-port")
+            )
+
+
+def in_flight_note(settings: Settings) -> str | None:
+    """Say how many jobs this host left running last time (the scheduler rescues them)."""
+    from mediaq.db import engine_for
+
+    with engine_for(settings.database_url).connect() as conn:
+        n = conn.execute(
+            text("SELECT count(*) FROM jobs WHERE status = 'running' AND assigned_host = :h"),
+            {"h": settings.host_name},
+        ).scalar_one()
+    if not n:
+        return None
+    return (
+        f"{n} job(s) were running on {settings.host_name} when mediaq last stopped; the"
+        f" scheduler retries them once their heartbeat is {settings.heartbeat_timeout_s:.0f} s"
+        " old"
+    )
+
+
+def wait_until_ready(settings: Settings, tree: ProcessTree, stop: threading.Event) -> bool:
+    """Until the API answers /health (False if a child died or time ran out)."""
+    url = f"http://{local_host(settings)}:{settings.api_port}/health"
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while not stop.is_set() and time.monotonic() < deadline:
+        if tree.exited():
+            return False
+        try:
+            with urllib.request.urlopen(url, timeout=1.0) as response:
+                if response.status == 200:
+                    return True
+        except (urllib.error.URLError, OSError):
+            pass
+        stop.wait(0.25)
+    return False
+
+
+# ---- the command -----------------------------------------------------------------------------
+def run_up(
+    settings: Settings, options: UpOptions, stop: threading.Event, environ: Mapping[str, str]
+) -> int:
+    """Check, migrate, start the tree, wait for a stop signal or a dead child, stop it all."""
+    settings, notes = prepare_settings(settings, environ)
+    problems = check_services(settings)
+    if problems:
+        print(f"mediaq up: {unreachable_message(problems)}", file=sys.stderr)
+        return 2
+    check_ports(settings, options)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # one line says it is done
+    from mediaq.migrate import upgrade_to_head
+
+    upgrade_to_head(settings.database_url)
+    notes.append("database migrated to the newest schema")
+    note = in_flight_note(settings)
+    if note:
+        notes.append(note)
+    for line in notes:
+        log.info("%s", line)
+    env = dict(environ) | settings_to_env(settings) | {"PYTHONUNBUFFERED": "1"}
+    tree = ProcessTree()
+    code = 0
+    try:
+        for name in services(options):
+            tree.start(name, service_argv(name, options), env)
+        if wait_until_ready(settings, tree, stop):
+            print(banner(settings, options, _admin_token(settings)), flush=True)
+        code = _watch(tree, stop)
+    finally:
+        log.info("stopping: %s", ", ".join(c.name for c in tree.children))
+        left = tree.stop(options.stop_grace_s)
+        if left:
+            log.error("processes still alive after stopping: %s", left)
+            code = code or 1
+        log.info("mediaq stopped")
+    return code
+
+
+def _watch(tree: ProcessTree, stop: threading.Event) -> int:
+    """Until a stop signal (0) or a child that exits on its own (1: the tree goes down)."""
+    while not stop.wait(0.5):
+        tree.reap_orphans()
+        dead = tree.exited()
+        if dead:
+            for child in dead:
+                assert child.proc is not None
+                log.error(
+                    "%s exited with code %s; stopping the rest", child.name, child.proc.returncode
+                )
+            return 1
+    return 0
+
+
+def _admin_token(settings: Settings) -> str | None:
+    from api_shim.auth import mint_token
+
+    if not settings.jwt_secret:
+        return None
+    return mint_token(settings, 1, settings.admin_roles[0], 24 * 3600)

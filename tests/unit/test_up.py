@@ -1,0 +1,147 @@
+"""``mediaq up`` and ``mediaq demo``: the pure parts (messages, settings, commands, plans)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mediaq.demo import CLIPS, clip_argv, clip_paths, media_specs, note_for
+from mediaq.errors import ConfigError
+from mediaq.proctree import start_time
+from mediaq.settings import Settings
+from mediaq.up import (
+    Unreachable,
+    UpOptions,
+    banner,
+    mask_url,
+    prepare_settings,
+    service_argv,
+    services,
+    unreachable_message,
+)
+
+
+def test_mask_url_hides_only_the_password() -> None:
+    assert mask_url("postgresql://app:s3cret@db:5432/media") == "postgresql://app:***@db:5432/media"
+    assert mask_url("redis://:pw@127.0.0.1:6379/0") == "redis://:***@127.0.0.1:6379/0"
+    assert mask_url("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
+
+
+def test_unreachable_message_names_what_was_tried_and_how_to_start_it() -> None:
+    message = unreachable_message(
+        [
+            Unreachable("PostgreSQL", "DATABASE_URL", "postgresql://app:***@db:5432/m", "refused"),
+            Unreachable("Redis", "REDIS_URL", "redis://127.0.0.1:6380/0", "timed out"),
+        ]
+    )
+    assert "PostgreSQL: tried postgresql://app:***@db:5432/m (from DATABASE_URL): refused" in (
+        message
+    )
+    assert "Redis: tried redis://127.0.0.1:6380/0 (from REDIS_URL): timed out" in message
+    assert "docker compose up -d postgres redis" in message
+    assert "systemctl start postgresql redis-server" in message
+
+
+def test_prepare_settings_enables_the_api_and_makes_a_secret() -> None:
+    settings, notes = prepare_settings(Settings(), environ={})
+    assert settings.enable_media_features
+    assert len(settings.jwt_secret) >= 32
+    assert any("JWT_SECRET" in n for n in notes)
+    kept, notes = prepare_settings(Settings(jwt_secret="x" * 40), environ={})
+    assert kept.jwt_secret == "x" * 40 and notes == []
+
+
+def test_prepare_settings_respects_an_explicit_opt_out() -> None:
+    with pytest.raises(ConfigError, match="ENABLE_MEDIA_FEATURES"):
+        prepare_settings(Settings(enable_media_features=False), {"ENABLE_MEDIA_FEATURES": "false"})
+
+
+def test_services_and_their_commands() -> None:
+    assert services(UpOptions()) == ["api", "scheduler", "worker", "flower"]
+    assert services(UpOptions(flower=False, worker=False)) == ["api", "scheduler"]
+    argv = service_argv("flower", UpOptions(flower_port=5600), python="py")
+    assert argv == ["py", "-m", "mediaq.cli", "flower", "--port=5600", "--address=127.0.0.1"]
+    assert service_argv("api", UpOptions(), python="py") == ["py", "-m", "mediaq.cli", "api"]
+
+
+def test_banner_lists_every_url_with_the_token_in_the_fragment() -> None:
+    text = banner(Settings(api_port=4100), UpOptions(flower_port=5555), "TOKEN")
+    assert "http://127.0.0.1:4100/admin/queue#token=TOKEN" in text
+    assert "http://127.0.0.1:5555/" in text
+    assert "http://127.0.0.1:4100/metrics" in text
+    assert "http://127.0.0.1:4100/api/media/public" in text
+
+
+def test_demo_clip_command_uses_lavfi_sources() -> None:
+    argv = clip_argv(CLIPS[0], Path("/tmp/a.mp4"), 2.0)
+    assert argv[0] == "ffmpeg" and argv[-1] == "/tmp/a.mp4"
+    assert "testsrc2=size=320x240:rate=25:duration=2.0" in argv
+    assert "sine=frequency=440:duration=2.0" in argv
+    names = [p.name for p in clip_paths(Path("/lib"), "T")]
+    assert len(set(names)) == len(CLIPS) and all(n.startswith("demo-T-") for n in names)
+
+
+def test_demo_plan_covers_reencode_gif_quad_and_publish() -> None:
+    specs = media_specs([11, 12, 13, 14], use_gpu=True)
+    types = [s.type for s in specs]
+    assert types[:3] == ["reencode_streaming", "generate_gif", "compile_quad"]
+    assert types.count("publish") == 4
+    assert specs[2].params == {"videoIds": [11, 12, 13, 14]}
+    assert all(s.resource_category is None for s in specs)
+    on_cpu = media_specs([11, 12, 13, 14], use_gpu=False)
+    assert {s.resource_category for s in on_cpu[:3]} == {None, "cpu"}
+    assert on_cpu[0].resource_category == "cpu" and on_cpu[0].vram_required == 0
+
+
+def test_demo_note_shows_the_waiting_reason() -> None:
+    reason = "RESOURCES_VRAM: needs 12288 MiB; best GPU gpu-2/GPU-3f2a has 8000 MiB available"
+    assert note_for("pending", reason, None, None) == reason
+    assert note_for("running", None, None, "gpu-2") == "on gpu-2"
+    assert note_for("failed", None, "Traceback\nValueError: x", None) == "ValueError: x"
+
+
+DRIVER = """
+import json, os, sys, time
+from mediaq.proctree import ProcessTree, descendants_of
+tree = ProcessTree()
+child = tree.start("stubborn", [sys.executable, sys.argv[1]], dict(os.environ))
+deadline = time.monotonic() + 20
+while len(descendants_of(os.getpid())) < 2 and time.monotonic() < deadline:
+    time.sleep(0.05)
+pids = descendants_of(os.getpid())
+groups = sorted({os.getpgid(p) for p in pids})
+left = tree.stop(grace_s=1.0)
+print(json.dumps({"pids": pids, "groups": groups, "left": left, "subreaper": tree.subreaper}))
+"""
+
+
+def test_process_tree_ends_grandchildren_in_their_own_groups(tmp_path: Path) -> None:
+    # A child that ignores SIGTERM and starts a grandchild in a session of its own: stopping
+    # the child's group alone would leave both behind. Run in a fresh interpreter, since the
+    # tree makes its owner a subreaper.
+    script = tmp_path / "child.py"
+    script.write_text(
+        "import signal, subprocess, sys, time\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'],"
+        " start_new_session=True)\n"
+        "time.sleep(600)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", DRIVER, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert len(report["pids"]) == 2 and len(report["groups"]) == 2
+    assert report["subreaper"] is True
+    assert report["left"] == []
+    for pid in report["pids"]:
+        assert start_time(pid) is None, f"process {pid} outlived the tree"
