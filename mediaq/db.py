@@ -21,7 +21,10 @@ def engine_for(database_url: str) -> Engine:
     with _LOCK:
         engine = _ENGINES.get(url)
         if engine is None:
-            engine = create_engine(url, pool_size=5, max_overflow=10, pool_pre_ping=True)
+            # No pre-ping: it costs a round trip per transaction on the hot path. A connection
+            # that died is invalidated with its whole pool on first use, and that one
+            # transaction fails (a job attempt fails transiently and is retried).
+            engine = create_engine(url, pool_size=5, max_overflow=10, pool_recycle=1800)
             _ENGINES[url] = engine
         return engine
 

@@ -58,6 +58,39 @@ def admit(conn: Connection, placements: Sequence[Placement]) -> list[Admitted]:
     return admitted
 
 
+_ADMIT_CPU_HEAD = text(
+    """
+    WITH pick AS (
+        SELECT id FROM jobs
+         WHERE status = 'pending' AND resource_category = 'cpu' AND NOT held
+           AND (not_before IS NULL OR not_before <= now())
+         ORDER BY priority DESC, created_at, id
+         LIMIT greatest(0, :room - (SELECT count(*) FROM jobs
+                                     WHERE status IN ('queued', 'running')
+                                       AND resource_category = 'cpu'))
+         FOR UPDATE SKIP LOCKED)
+    UPDATE jobs AS j
+       SET status = 'queued', queued_at = now(), updated_at = now(),
+           assigned_gpu = NULL, assigned_host = NULL,
+           waiting_code = NULL, waiting_reason = NULL, queue_position = NULL
+      FROM pick
+     WHERE j.id = pick.id AND j.status = 'pending'
+    RETURNING j.id, j.attempt, j.priority, j.created_at
+    """
+)
+
+
+def admit_cpu_head(conn: Connection, room: int) -> list[Admitted]:
+    """The fast path of CPU admission, in one statement: admit the head of the pending
+    queue while fewer than ``room`` CPU jobs are queued or running. Same rule as
+    ``scheduler.ordering.plan_slots``; the full pass uses the pure planner."""
+    if room <= 0:
+        return []
+    rows = conn.execute(_ADMIT_CPU_HEAD, {"room": room}).all()
+    rows.sort(key=lambda r: (-r.priority, r.created_at, r.id))
+    return [Admitted(r.id, r.attempt, None) for r in rows]
+
+
 def publish(app: Celery, prefix: str, jobs: Sequence[Admitted]) -> None:
     """Send one message per admitted job to the queue of its class or GPU.
 

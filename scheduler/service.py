@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from celery import Celery
 from sqlalchemy import Connection, Engine, create_engine, text
@@ -23,9 +24,16 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from mediaq.settings import RESOURCE_CLASSES, Settings
 from scheduler import periodic
 from scheduler.admission import plan_all
-from scheduler.dispatch import Admitted, admit, clear_positions_outside, publish, write_waiting
+from scheduler.dispatch import (
+    Admitted,
+    admit,
+    admit_cpu_head,
+    clear_positions_outside,
+    publish,
+    write_waiting,
+)
 from scheduler.fleet import count_busy, database_now, load_capacity, load_live, load_pending
-from scheduler.model import PendingJob, Placement, Waiting
+from scheduler.model import Capacity, PendingJob, Placement, Waiting
 from scheduler.ordering import plan_slots
 from scheduler.rescue import rescue
 from tasks.celery_app import create_celery
@@ -36,7 +44,7 @@ LEADER_LOCK = 0x6D71_5343  # "mqSC"
 CHANNEL = "mediaq_jobs"
 REASON_WINDOW = 500  # pending jobs per class that carry a stored position and reason
 GPU_FAST_WINDOW = 64  # eligible GPU jobs considered on a fast (notification) pass
-COALESCE_S = 0.002
+COALESCE_S = 0.001
 
 
 @dataclass
@@ -62,48 +70,72 @@ class Scheduler:
         )
         self.is_leader = False
         self.passes = 0
+        self._capacity: Capacity | None = None
 
     # ---- one pass ------------------------------------------------------------------------
     def run_pass(self, conn: Connection, refresh: bool) -> PassReport:
-        """Admit what fits; on refresh passes also store reasons and rescue."""
+        """Admit what fits. A refresh pass (every tick) also rescues, re-reads the fleet and
+        stores every pending job's position and reason; a fast pass (on a notification) only
+        admits, with the fleet as the last refresh saw it."""
+        report = self._full_pass(conn) if refresh else self._fast_pass(conn)
+        publish(self.app, self.settings.queue_prefix, report.admitted)
+        self.passes += 1
+        return report
+
+    def _fast_pass(self, conn: Connection) -> PassReport:
+        report = PassReport()
+        capacity = self._capacity
+        with conn.begin():
+            if capacity is None:
+                capacity = self._capacity = load_capacity(conn, self.settings)
+            room = capacity.cpu_slots + self.settings.lookahead if capacity.cpu_slots else 0
+            report.admitted.extend(admit_cpu_head(conn, room))
+            if capacity.gpus:
+                # GPUs are read fresh (two small queries): a GPU lost or a host gone silent
+                # since the last tick must not be handed the very jobs released from it.
+                gpus = load_capacity(conn, self.settings)
+                live = load_live(conn)
+                heads: dict[str, Sequence[PendingJob]] = {
+                    c: load_pending(conn, c, GPU_FAST_WINDOW, eligible_only=True)
+                    for c in ("gpu_ai", "gpu_encode")
+                }
+                now = datetime.now(UTC)
+                gpu_plan = plan_all(heads, live, gpus, now, self.settings.vram_margin_mib)
+                report.admitted.extend(admit(conn, gpu_plan.admitted))
+        return report
+
+    def _full_pass(self, conn: Connection) -> PassReport:
         report = PassReport()
         with conn.begin():
             now = database_now(conn)
-            if refresh:
-                rescued = rescue(conn, self.settings)
-                report.rescued = rescued.total
-                report.admitted.extend(rescued.republished)
-            capacity = load_capacity(conn, self.settings)
+            rescued = rescue(conn, self.settings)
+            report.rescued = rescued.total
+            report.admitted.extend(rescued.republished)
+            capacity = self._capacity = load_capacity(conn, self.settings)
             live = load_live(conn)
             placements: list[Placement] = []
             waiting: list[Waiting] = []
             heads: dict[str, Sequence[PendingJob]] = {}
             busy = count_busy(live, "cpu")
-            free = capacity.cpu_slots + self.settings.lookahead - busy
-            limit = REASON_WINDOW if refresh else max(0, free)
-            heads["cpu"] = load_pending(conn, "cpu", limit, eligible_only=not refresh)
+            heads["cpu"] = load_pending(conn, "cpu", REASON_WINDOW, eligible_only=False)
             cpu_plan = plan_slots(
                 heads["cpu"], capacity.cpu_slots, busy, now, self.settings.lookahead
             )
             placements.extend(cpu_plan.admitted)
             waiting.extend(cpu_plan.waiting)
-            gpu_limit = REASON_WINDOW if refresh else GPU_FAST_WINDOW
             for class_name in ("gpu_ai", "gpu_encode"):
                 heads[class_name] = load_pending(
-                    conn, class_name, gpu_limit, eligible_only=not refresh
+                    conn, class_name, REASON_WINDOW, eligible_only=False
                 )
             gpu_plan = plan_all(heads, live, capacity, now, self.settings.vram_margin_mib)
             placements.extend(gpu_plan.admitted)
             waiting.extend(gpu_plan.waiting)
             report.admitted.extend(admit(conn, placements))
-            if refresh:
-                report.waiting = write_waiting(conn, waiting)
-                class_by_id = {j.id: c for c, jobs in heads.items() for j in jobs}
-                for class_name in RESOURCE_CLASSES:
-                    kept = [w.job_id for w in waiting if class_by_id.get(w.job_id) == class_name]
-                    clear_positions_outside(conn, class_name, kept)
-        publish(self.app, self.settings.queue_prefix, report.admitted)
-        self.passes += 1
+            report.waiting = write_waiting(conn, waiting)
+            class_by_id = {j.id: c for c, jobs in heads.items() for j in jobs}
+            for class_name in RESOURCE_CLASSES:
+                kept = [w.job_id for w in waiting if class_by_id.get(w.job_id) == class_name]
+                clear_positions_outside(conn, class_name, kept)
         return report
 
     # ---- the loop ------------------------------------------------------------------------
