@@ -13,8 +13,12 @@ import json
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -173,3 +177,44 @@ def has_audio_stream(info: dict[str, Any]) -> bool:
 
 def duration_of(info: dict[str, Any]) -> float:
     return float(info["format"]["duration"])
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+
+class _NoLengthHandler(BaseHTTPRequestHandler):
+    """Streams the file without a Content-Length (as a lying or chunking server would)."""
+
+    protocol_version = "HTTP/1.0"
+    folder = Path(".")
+
+    def do_GET(self) -> None:
+        path = self.folder / self.path.lstrip("/")
+        self.send_response(200)
+        self.send_header("Content-Type", "video/mp4")
+        self.end_headers()
+        with open(path, "rb") as fh:
+            shutil.copyfileobj(fh, self.wfile, 64 * 1024)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+
+@contextmanager
+def serve_folder(folder: Path, send_length: bool = True) -> Iterator[str]:
+    """An http server on 127.0.0.1 (only) serving ``folder``; yields its base URL."""
+    if send_length:
+        factory: Any = partial(_QuietHandler, directory=str(folder))
+    else:
+        factory = type("Handler", (_NoLengthHandler,), {"folder": folder})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), factory)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)

@@ -25,6 +25,8 @@ def get_videos(session: Session, ids: Sequence[int]) -> list[Video]:
     rows = session.scalars(select(Video).where(Video.id.in_(set(ids)))).all()
     by_id = {v.id: v for v in rows}
     missing = sorted(set(ids) - set(by_id))
+    if len(missing) == 1:
+        raise InvalidParams(f"video {missing[0]} does not exist")
     if missing:
         raise InvalidParams(f"videos {missing} do not exist")
     return [by_id[i] for i in ids]

@@ -81,3 +81,14 @@ def first_free_name(name: str, taken: Callable[[str], bool]) -> str:
         if not taken(candidate):
             return candidate
         counter += 1
+
+
+def is_numbered_variant(name: str, wanted: str) -> bool:
+    """Whether ``name`` is ``wanted`` or one of its ``-2``, ``-3``... variants."""
+    if name == wanted:
+        return True
+    want, have = PurePath(wanted), PurePath(name)
+    if want.suffix != have.suffix or not have.stem.startswith(want.stem + "-"):
+        return False
+    counter = have.stem[len(want.stem) + 1 :]
+    return counter.isdigit() and int(counter) >= 2

@@ -17,6 +17,7 @@ from tasks.context import JobContext
 from tasks.media.labels import directory_type_for
 from tasks.media.names import (
     first_free_name,
+    is_numbered_variant,
     producer_from_path,
     standard_filename,
     studio_folder,
@@ -67,8 +68,8 @@ def organize_video(
         current, library_root, video.producer, video.title, video.quality, by_studio
     )
     folder = Path(plan.folder)
-    if folder / plan.name == current:
-        target = current
+    if current.parent == folder and is_numbered_variant(current.name, plan.name):
+        target = current  # already in place (a numbered name kept it off another file)
     else:
         with ctx.session() as session:
             name = first_free_name(plan.name, lambda n: _taken(session, folder / n))

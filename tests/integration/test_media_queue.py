@@ -3,11 +3,8 @@ on clips generated with ffmpeg's test sources; outputs are checked with ffprobe.
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Iterator, Sequence
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +23,7 @@ from tests.media_fixtures import (
     has_audio_stream,
     make_scenes_video,
     make_video,
+    serve_folder,
     video_stream,
 )
 
@@ -160,35 +158,16 @@ def test_every_encoding_job_type_produces_valid_media(
     assert by_id[out["concat"]["compilationId"]].duration_seconds == 4
 
 
-class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        return None
-
-
-@pytest.fixture
-def http_root(tmp_path: Path) -> Iterator[tuple[Path, str]]:
-    """A local http.server on 127.0.0.1 serving a folder."""
-    folder = tmp_path / "served"
-    folder.mkdir()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=str(folder)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield folder, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
-
-
 def test_library_jobs_fetch_organize_pipeline_publish_and_unpublish(
-    settings: Settings, tmp_path: Path, http_root: tuple[Path, str]
+    settings: Settings, tmp_path: Path
 ) -> None:
-    served, base = http_root
+    served = tmp_path / "served"
     make_video(served / "remote clip.mp4", 2, 320, 240, source="testsrc2")
     (served / "notes.txt").write_text("not a video\n" * 100)
     inbox = Path(settings.library_root) / "inbox"
     make_video(inbox / "Acme - Beach Day.mp4", 2, 320, 240)
     make_video(inbox / "loose clip.mp4", 1, 240, 320)
-    with fleet(settings, tmp_path, worker_overrides=[FAKE_GPU]):
+    with serve_folder(served) as base, fleet(settings, tmp_path, worker_overrides=[FAKE_GPU]):
         v = scan_through_queue(settings)
         acme, loose = v["Acme - Beach Day"], v["loose clip"]
         ok, text_file, bad_scheme, studio, plain = enqueue_jobs(
