@@ -114,7 +114,14 @@ def run_highlight_generate(ctx: JobContext) -> dict[str, Any]:
         "videoId": source.video_id,
         "basis": basis,
         "reactions": len(reactions),
-        "moments": [{"start": m.start, "duration": m.duration, "score": m.score} for m in moments],
+        "moments": [
+            {
+                "start": round(m.start, 3),
+                "duration": round(m.duration, 3),
+                "score": round(m.score, 3),
+            }
+            for m in moments
+        ],
         "encoder": used,
         **describe_output(final),
     }

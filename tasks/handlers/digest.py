@@ -31,7 +31,7 @@ def run_digest(ctx: JobContext) -> dict[str, Any]:
     return {
         "videoId": source.video_id,
         "scenes": len(scenes),
-        "pieces": [{"start": m.start, "duration": m.duration} for m in moments],
+        "pieces": [{"start": round(m.start, 3), "duration": round(m.duration, 3)} for m in moments],
         "encoder": used,
         **describe_output(final),
     }

@@ -31,14 +31,13 @@ def _overlaps(a: tuple[float, float], chosen: Sequence[tuple[float, float]]) -> 
 
 
 def evenly_spaced(duration: float, length: float, count: int) -> list[Moment]:
-    """``count`` windows spread over the video (used when nothing stands out)."""
+    """``count`` windows centred on equal parts of the video (when nothing stands out)."""
     length = min(length, duration)
     if count <= 0 or length <= 0:
         return []
     slots = max(1, min(count, int(duration // length)))
-    step = (duration - length) / slots if slots > 1 else 0.0
-    offset = step / 2 if slots > 1 else max(0.0, (duration - length) / 2)
-    return [Moment(round(offset + i * step, 3), round(length, 3)) for i in range(slots)]
+    windows = [_window(duration * (i + 0.5) / slots, length, duration) for i in range(slots)]
+    return [Moment(lo, hi - lo) for lo, hi in windows]
 
 
 def pick_moments(
@@ -69,7 +68,7 @@ def pick_moments(
             break
         chosen.append(best)
     chosen.sort()
-    return [Moment(round(lo, 3), round(hi - lo, 3), round(score, 3)) for lo, hi, score in chosen]
+    return [Moment(lo, hi - lo, score) for lo, hi, score in chosen]
 
 
 def reaction_points(timestamps: Sequence[int], length: float) -> list[tuple[float, float]]:
@@ -96,5 +95,5 @@ def digest_moments(
     for start, end in picked:
         length = min(per_scene, end - start)
         if length > 0.05:
-            moments.append(Moment(round(start, 3), round(length, 3)))
+            moments.append(Moment(start, length))
     return moments

@@ -63,8 +63,9 @@ class FfmpegProgress:
             return None
         key, value = match["key"], match["value"].strip()
         if key == "out_time_us":
-            self._set_position(_micro(value))
-            self._seen_us = True
+            micros = _micro(value)
+            self._set_position(micros)
+            self._seen_us = self._seen_us or micros is not None
         elif key == "out_time_ms" and not self._seen_us:
             self._set_position(_micro(value))
         elif key == "out_time" and not self._seen_us:
