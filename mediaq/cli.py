@@ -209,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--concurrency", type=int)
     up.add_argument("--fake-gpus", dest="fake_gpus", type=parse_fake_gpus)
     demo = sub.add_parser("demo", parents=[common], help="make test videos and process them")
+    demo.add_argument("--port", dest="api_port", type=int, help="the API port of the system")
     demo.add_argument("--flower-port", dest="flower_port", type=int, default=5555)
     demo.add_argument("--seconds", type=float, default=3.0, help="length of each test clip")
     demo.add_argument("--timeout", type=float, default=600.0, help="give up after (seconds)")

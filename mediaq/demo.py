@@ -3,9 +3,9 @@
 It talks to the running system (``mediaq up``, or a compose deployment sharing the library
 folder) through the database, like any producer: it writes short clips with ffmpeg's test
 sources into the library, enqueues a ``scan`` of them, then a re-encode, a GIF, a 2×2 quad
-compilation and a ``publish`` of each clip to the public gallery, and shows one live progress
-bar per job (with its waiting reason while it waits) until they finish. Then it prints where
-to look: the gallery, Flower and the queue dashboard.
+compilation, and a ``publish`` of each of those products to the public gallery, showing one
+live progress bar per job (with its waiting reason while it waits) until they finish. Then
+it prints where to look: the gallery, Flower and the queue dashboard.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from sqlalchemy import text
 
 from mediaq.db import engine_for, transaction
 from mediaq.enqueue import JobSpec, enqueue
+from mediaq.errors import MediaqError
 from mediaq.jobstates import TERMINAL
 from mediaq.jobtypes import JOB_TYPES
 from mediaq.settings import Settings
@@ -83,11 +84,13 @@ def clip_argv(clip: Clip, path: Path, seconds: float, size: str = CLIP_SIZE) -> 
         "-f",
         "lavfi",
         "-i",
-        f"{clip.source}=size={size}:rate=25:duration={seconds}",
+        f"{clip.source}=size={size}:rate=25",
         "-f",
         "lavfi",
         "-i",
-        f"sine=frequency={clip.tone_hz}:duration={seconds}",
+        f"sine=frequency={clip.tone_hz}",
+        "-t",
+        f"{seconds:g}",
         "-c:v",
         "libx264",
         "-preset",
@@ -96,7 +99,6 @@ def clip_argv(clip: Clip, path: Path, seconds: float, size: str = CLIP_SIZE) -> 
         "yuv420p",
         "-c:a",
         "aac",
-        "-shortest",
         str(path),
     ]
 
@@ -107,17 +109,40 @@ def clip_paths(folder: Path, tag: str) -> list[Path]:
 
 
 def media_specs(video_ids: Sequence[int], use_gpu: bool) -> list[JobSpec]:
-    """The jobs the demo runs once the clips are scanned (GPU classes only when ``use_gpu``)."""
+    """The media jobs the demo runs once the clips are scanned (GPU classes only if asked)."""
     first, second = video_ids[0], video_ids[1 % len(video_ids)]
     specs = [
         JobSpec("reencode_streaming", {"videoId": first}),
         JobSpec("generate_gif", {"videoId": second, "duration": 2, "width": 240}),
         JobSpec("compile_quad", {"videoIds": list(video_ids[:4])}),
-        *(JobSpec("publish", {"videoId": vid}) for vid in video_ids),
     ]
     if use_gpu:
         return specs
     return [_on_cpu(spec) for spec in specs]
+
+
+# Where each product goes in the public gallery.
+GALLERY_CATEGORY = {
+    "reencode_streaming": "videos",
+    "generate_gif": "gifs",
+    "compile_quad": "compilations",
+}
+
+
+def publish_specs(done: Sequence[JobView]) -> list[JobSpec]:
+    """A ``publish`` of every product that was made: the web video, the GIF, the quad."""
+    specs = []
+    for view in done:
+        category = GALLERY_CATEGORY.get(view.type)
+        result = view.result or {}
+        if view.status != "completed" or category is None or not result.get("path"):
+            continue
+        video = result.get("videoId") or (result.get("videoIds") or [None])[0]
+        if video is None:
+            continue
+        params = {"videoId": int(video), "path": str(result["path"]), "category": category}
+        specs.append(JobSpec("publish", params))
+    return specs
 
 
 def _on_cpu(spec: JobSpec) -> JobSpec:
@@ -139,12 +164,14 @@ def note_for(
     return ""
 
 
-def summarize_result(result: dict[str, Any] | None, limit: int = 90) -> str:
+def summarize_result(result: dict[str, Any] | None, limit: int = 200) -> str:
+    """One line about what a job produced: its gallery item, or its output file."""
     if not result:
         return ""
-    for key in ("output", "outputPath", "path", "gif", "mediaId", "publicMediaId"):
-        if key in result:
-            return f"{key}: {result[key]}"[:limit]
+    if "mediaId" in result:
+        return f"gallery item {result['mediaId']} in {result.get('category', '?')}"
+    if "path" in result:
+        return str(result["path"])[:limit]
     return json.dumps(result, default=str)[:limit]
 
 
@@ -156,7 +183,7 @@ def make_clips(folder: Path, tag: str, seconds: float) -> list[Path]:
     for clip, path in zip(CLIPS, paths, strict=True):
         done = subprocess.run(clip_argv(clip, path, seconds), capture_output=True, text=True)
         if done.returncode != 0:
-            raise RuntimeError(f"ffmpeg could not make {path.name}: {done.stderr.strip()[-500:]}")
+            raise MediaqError(f"ffmpeg could not make {path.name}: {done.stderr.strip()[-500:]}")
     return paths
 
 
@@ -277,9 +304,12 @@ def run_demo(settings: Settings, options: DemoOptions, console: Console | None =
         console.print(f"[red]The scan did not register the clips[/] ({views[0].note})")
         return 1
     ids = enqueue_all(settings, media_specs(video_ids, use_gpu))
-    views = follow(settings, ids, console, deadline)
-    print_summary(settings, options, console, scan_ids + ids, views)
-    return 0 if all(v.status == "completed" for v in views) else 1
+    made = follow(settings, ids, console, deadline)
+    publish_ids = enqueue_all(settings, publish_specs(made))
+    published = follow(settings, publish_ids, console, deadline) if publish_ids else []
+    views = [*made, *published]
+    print_summary(settings, options, console, scan_ids + ids + publish_ids, views)
+    return 0 if all(v.status == "completed" for v in views) and len(published) == 3 else 1
 
 
 def print_summary(
@@ -289,7 +319,8 @@ def print_summary(
     all_ids: Sequence[int],
     views: Sequence[JobView],
 ) -> None:
-    table = Table("job", "type", "status", "result")
+    table = Table("job", "type", "status")
+    table.add_column("result", overflow="fold")
     for view in views:
         table.add_row(f"#{view.id}", view.type, view.status, summarize_result(view.result))
     console.print(table)

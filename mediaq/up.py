@@ -114,6 +114,15 @@ def service_argv(name: str, options: UpOptions, python: str = sys.executable) ->
     return argv
 
 
+def service_env(name: str) -> dict[str, str]:
+    """Extra environment of one service."""
+    if name == "flower":
+        # Flower 2 refuses its HTTP API without a login unless told otherwise; here it
+        # listens on the loopback only (docs/operations.md says how to add basic auth).
+        return {"FLOWER_UNAUTHENTICATED_API": "true"}
+    return {}
+
+
 def services(options: UpOptions) -> list[str]:
     return [
         s
@@ -250,7 +259,7 @@ def run_up(
     code = 0
     try:
         for name in services(options):
-            tree.start(name, service_argv(name, options), env)
+            tree.start(name, service_argv(name, options), env | service_env(name))
         if wait_until_ready(settings, tree, stop):
             print(banner(settings, options, _admin_token(settings)), flush=True)
         code = _watch(tree, stop)

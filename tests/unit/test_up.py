@@ -9,7 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from mediaq.demo import CLIPS, clip_argv, clip_paths, media_specs, note_for
+from mediaq.demo import (
+    CLIPS,
+    JobView,
+    clip_argv,
+    clip_paths,
+    media_specs,
+    note_for,
+    publish_specs,
+)
 from mediaq.errors import ConfigError
 from mediaq.proctree import start_time
 from mediaq.settings import Settings
@@ -79,22 +87,40 @@ def test_banner_lists_every_url_with_the_token_in_the_fragment() -> None:
 def test_demo_clip_command_uses_lavfi_sources() -> None:
     argv = clip_argv(CLIPS[0], Path("/tmp/a.mp4"), 2.0)
     assert argv[0] == "ffmpeg" and argv[-1] == "/tmp/a.mp4"
-    assert "testsrc2=size=320x240:rate=25:duration=2.0" in argv
-    assert "sine=frequency=440:duration=2.0" in argv
+    assert "testsrc2=size=320x240:rate=25" in argv
+    assert "sine=frequency=440" in argv
+    assert argv[argv.index("-t") + 1] == "2"
     names = [p.name for p in clip_paths(Path("/lib"), "T")]
     assert len(set(names)) == len(CLIPS) and all(n.startswith("demo-T-") for n in names)
 
 
-def test_demo_plan_covers_reencode_gif_quad_and_publish() -> None:
+def test_demo_plan_covers_reencode_gif_and_quad() -> None:
     specs = media_specs([11, 12, 13, 14], use_gpu=True)
-    types = [s.type for s in specs]
-    assert types[:3] == ["reencode_streaming", "generate_gif", "compile_quad"]
-    assert types.count("publish") == 4
+    assert [s.type for s in specs] == ["reencode_streaming", "generate_gif", "compile_quad"]
+    assert specs[0].params == {"videoId": 11}
     assert specs[2].params == {"videoIds": [11, 12, 13, 14]}
     assert all(s.resource_category is None for s in specs)
     on_cpu = media_specs([11, 12, 13, 14], use_gpu=False)
-    assert {s.resource_category for s in on_cpu[:3]} == {None, "cpu"}
-    assert on_cpu[0].resource_category == "cpu" and on_cpu[0].vram_required == 0
+    assert [s.resource_category for s in on_cpu] == ["cpu", None, "cpu"]
+    assert on_cpu[0].vram_required == 0
+
+
+def test_demo_publishes_each_product_into_its_gallery_category() -> None:
+    done = [
+        JobView(1, "reencode_streaming", "completed", 100, "", {"videoId": 11, "path": "/o/a.mp4"}),
+        JobView(2, "generate_gif", "completed", 100, "", {"videoId": 12, "path": "/o/b.gif"}),
+        JobView(
+            3, "compile_quad", "completed", 100, "", {"videoIds": [11, 12], "path": "/o/q.mp4"}
+        ),
+        JobView(4, "compile_quad", "failed", 30, "boom", None),
+    ]
+    specs = publish_specs(done)
+    assert [s.type for s in specs] == ["publish"] * 3
+    assert [s.params for s in specs] == [
+        {"videoId": 11, "path": "/o/a.mp4", "category": "videos"},
+        {"videoId": 12, "path": "/o/b.gif", "category": "gifs"},
+        {"videoId": 11, "path": "/o/q.mp4", "category": "compilations"},
+    ]
 
 
 def test_demo_note_shows_the_waiting_reason() -> None:
