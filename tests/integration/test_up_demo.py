@@ -48,8 +48,10 @@ def test_up_then_demo_runs_every_demo_job(settings: Settings, tmp_path: Path) ->
         up.wait_ready(75)
         assert "database migrated" in up.log()
         demo = subprocess.run(
-            [sys.executable, "-m", "mediaq.cli", "demo", "--seconds", "1", "--timeout", "60"]
-            + ["--port", str(up.api_port), "--flower-port", str(up.flower_port)],
+            [
+                *(sys.executable, "-m", "mediaq.cli", "demo", "--seconds", "1", "--timeout", "60"),
+                *("--port", str(up.api_port), "--flower-port", str(up.flower_port)),
+            ],
             env=up.env,
             cwd=ROOT,
             capture_output=True,

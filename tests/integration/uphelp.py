@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -118,8 +119,6 @@ class UpProcess:
                 self.proc.kill()
                 self.proc.wait()
         for pid in alive(self.recorded):  # never leave anything behind, even on failure
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         self.log_file.close()
