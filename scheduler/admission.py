@@ -379,6 +379,17 @@ class Planner:
 
     # ---- reasons -------------------------------------------------------------------------
     def _no_workers(self, job: PendingJob, position: int, view: ClassView) -> Waiting:
+        margin = self.policy.margin_mib
+        if view.offline and all(g.total_mib - margin < job.vram_required for g in view.offline):
+            largest = max(view.offline, key=lambda g: g.total_mib)
+            return Waiting(
+                job.id,
+                position,
+                "NEVER_FITS",
+                f"NEVER_FITS: needs {job.vram_required} MiB; the largest GPU registered for "
+                f"{view.class_name}, {largest.host}/{largest.uuid} (offline), has "
+                f"{largest.total_mib} MiB ({margin} MiB safety margin)",
+            )
         reason = f"NO_WORKERS: no live GPU serves class {view.class_name}"
         if view.offline:
             reason += f" ({len(view.offline)} registered GPU(s) offline, lost or draining)"
