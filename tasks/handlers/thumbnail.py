@@ -10,10 +10,11 @@ from sqlalchemy import func, update
 from mediaq.errors import InvalidParams
 from mediaq.models import Video
 from tasks.context import JobContext
+from tasks.media.catalog import get_video
 from tasks.media.frames import extract_frame
 from tasks.media.jobio import load_source
 from tasks.media.params import get_float, get_int, video_id
-from tasks.media.scanner import thumbnail_time
+from tasks.media.scanner import thumbnail_file, thumbnail_time
 from tasks.registry import handler
 
 
@@ -24,7 +25,10 @@ def run_thumbnail(ctx: JobContext) -> dict[str, Any]:
     if at >= source.duration_s:
         raise InvalidParams(f"at {at} is past the end ({source.duration_s:.2f} s)")
     width = get_int(ctx.params, "width", 320, 16, 1920)
-    target = Path(ctx.settings.thumbnail_root).resolve() / "videos" / f"{source.video_id}.jpg"
+    with ctx.session() as session:
+        file_hash = get_video(session, source.video_id).file_hash
+    folder = Path(ctx.settings.thumbnail_root).resolve() / "videos"
+    target = thumbnail_file(folder, source.video_id, file_hash)
     extract_frame(source.path, at, target, width)
     with ctx.session() as session:
         session.execute(

@@ -3,8 +3,9 @@
 Each file is decided by ``classify`` from its size and mtime against its row, so a rescan
 of an unchanged tree reads no file and writes no row. New and changed files are probed,
 hashed in chunks and checked for duplicates: fingerprint (duration, size, width, height)
-first, content hash second. A duplicate gets a row (``is_valid = false``, sharing the
-original's thumbnail) so that the next scan knows it without hashing it again.
+first, content hash second. A duplicate gets a row (``is_valid = false``) so that the next
+scan knows it without hashing it again. Thumbnails are named by content hash: one per
+distinct video, shared by its copies.
 """
 
 from __future__ import annotations
@@ -204,11 +205,11 @@ class LibraryScanner:
             self._unreadable(stat, known, exc)
             return None
         digest = self._hash(stat)
+        thumb = self._thumbnail(stat, probe, digest)
         with self.ctx.session() as session:
             original = self._find_original(session, probe, stat, digest, known)
             values = self._row_values(stat, probe, digest, original)
-            video_id = self._write(session, values, known)
-            self._thumbnail(session, video_id, stat, probe, original)
+            video_id = self._write(session, values | {"thumbnail_path": thumb}, known)
         if original is not None:
             self.tally.duplicates += 1
             self.tally.duplicate_of[stat.path] = original.id
@@ -289,25 +290,18 @@ class LibraryScanner:
         session.execute(update(Video).where(Video.id == known.id).values(**values))
         return known.id
 
-    def _thumbnail(
-        self,
-        session: Session,
-        video_id: int,
-        stat: FileStat,
-        probe: ProbeResult,
-        original: Video | None,
-    ) -> None:
-        if original is not None:
-            thumb: str | None = original.thumbnail_path
-        else:
-            thumb = str(self.thumbnails / f"{video_id}.jpg")
-            try:
-                extract_frame(stat.path, thumbnail_time(probe.duration_s), thumb, THUMBNAIL_WIDTH)
-                self.tally.thumbnails += 1
-            except (UnreadableMedia, OSError) as exc:
-                self.ctx.log(f"no thumbnail for {stat.path}: {exc}")
-                thumb = None
-        session.execute(update(Video).where(Video.id == video_id).values(thumbnail_path=thumb))
+    def _thumbnail(self, stat: FileStat, probe: ProbeResult, digest: str) -> str | None:
+        """The content's thumbnail, made unless that content already has one."""
+        target = thumbnail_file(self.thumbnails, None, digest)
+        if target.is_file():
+            return str(target)
+        try:
+            extract_frame(stat.path, thumbnail_time(probe.duration_s), target, THUMBNAIL_WIDTH)
+        except (UnreadableMedia, OSError) as exc:
+            self.ctx.log(f"no thumbnail for {stat.path}: {exc}")
+            return None
+        self.tally.thumbnails += 1
+        return str(target)
 
     def _recheck(self, known: KnownFile) -> None:
         """An unchanged file whose row is invalid: still a duplicate, or back for good?"""
@@ -342,6 +336,13 @@ class LibraryScanner:
                     .where(Video.id == known.id)
                     .values(is_valid=False, last_validated=func.now(), updated_at=func.now())
                 )
+
+
+def thumbnail_file(folder: Path, video_id: int | None, file_hash: str | None) -> Path:
+    """A video's thumbnail: named by content hash (copies share one), else by row id."""
+    if file_hash:
+        return folder / f"{file_hash[:32]}.jpg"
+    return folder / f"id-{video_id}.jpg"
 
 
 def thumbnail_time(duration_s: float) -> float:
