@@ -58,9 +58,13 @@ def make_video(
     fps: int = 25,
     source: str = "testsrc",
     preset: str = "ultrafast",
+    rotate: int = 0,
 ) -> Path:
-    """An H.264 (+AAC) MP4 with a keyframe every second; cached by its parameters."""
-    key = json.dumps([seconds, width, height, audio, fps, source, preset])
+    """An H.264 (+AAC) MP4 with a keyframe every second; cached by its parameters.
+
+    ``rotate`` adds display-rotation metadata (as phones write it) without re-encoding.
+    """
+    key = json.dumps([seconds, width, height, audio, fps, source, preset, rotate])
     cached = _CACHE / f"{hashlib.sha1(key.encode()).hexdigest()[:16]}.mp4"
     if not cached.exists():
         _CACHE.mkdir(parents=True, exist_ok=True)
@@ -72,6 +76,12 @@ def make_video(
             args += ["-c:a", "aac", "-b:a", "64k", "-shortest"]
         tmp = cached.with_suffix(".tmp.mp4")
         _ffmpeg([*args, str(tmp)])
+        if rotate:
+            turned = cached.with_suffix(".rot.mp4")
+            _ffmpeg(
+                ["-i", str(tmp), "-c", "copy", "-metadata:s:v:0", f"rotate={rotate}", str(turned)]
+            )
+            turned.replace(tmp)
         tmp.rename(cached)
     dst.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(cached, dst)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -190,3 +191,35 @@ def test_public_scan_fills_gallery_with_categories_and_links_library_copies(
         settings, "SELECT is_locked, locked_reason FROM public_media WHERE filename = 'loose.mp4'"
     )
     assert (locked[0].is_locked, locked[0].locked_reason) == (True, "file missing")
+
+
+def test_a_rotated_phone_video_is_portrait_with_an_upright_thumbnail(settings: Settings) -> None:
+    clip = make_video(Path(settings.library_root) / "phone.mp4", 1, 320, 240, rotate=90)
+    run = run_inline(settings, "scan", {})
+    assert run.status == "completed", run.log
+    [row] = _rows(settings)
+    assert (row.width, row.height, row.orientation) == (240, 320, "portrait")
+    ours = cv2.imread(row.thumbnail_path).astype(int)
+    # ffmpeg applies the display rotation itself: the same frame, scaled the same way.
+    reference = Path(settings.library_root) / "reference.jpg"
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-loglevel",
+            "error",
+            "-ss",
+            "0.1",
+            "-i",
+            str(clip),
+            "-frames:v",
+            "1",
+            "-vf",
+            "scale=320:-2",
+            str(reference),
+        ],
+        check=True,
+    )
+    theirs = cv2.resize(cv2.imread(str(reference)), (ours.shape[1], ours.shape[0])).astype(int)
+    assert ours.shape[:2] == (427, 320)
+    assert abs(ours - theirs).mean() < 8
+    assert abs(ours - theirs[::-1, ::-1]).mean() > 40  # an upside-down picture would differ
