@@ -23,12 +23,23 @@ def queue_overview(session: Session, settings: Settings) -> dict[str, Any]:
         )
     ):
         classes.setdefault(row.resource_category, {})[row.status] = int(row.n)
+    # why the pending jobs of each class wait, by code: {"gpu_ai": {"RESOURCES_VRAM": 12}}
+    waiting: dict[str, dict[str, int]] = {c: {} for c in RESOURCE_CLASSES}
+    for row in session.execute(
+        text(
+            "SELECT resource_category, waiting_code, count(*) AS n FROM jobs "
+            "WHERE status = 'pending' AND waiting_code IS NOT NULL GROUP BY 1, 2"
+        )
+    ):
+        waiting.setdefault(row.resource_category, {})[row.waiting_code] = int(row.n)
     reserved = {
-        row.assigned_gpu: (int(row.mib), int(row.n))
+        row.assigned_gpu: (int(row.mib), int(row.n), int(row.running))
         for row in session.execute(
             text(
-                "SELECT assigned_gpu, sum(vram_required) AS mib, count(*) AS n FROM jobs "
-                "WHERE status IN ('queued', 'running') AND assigned_gpu IS NOT NULL GROUP BY 1"
+                "SELECT assigned_gpu, sum(vram_required) AS mib, count(*) AS n, "
+                "coalesce(sum(vram_required) FILTER (WHERE status = 'running'), 0) AS running "
+                "FROM jobs WHERE status IN ('queued', 'running') AND assigned_gpu IS NOT NULL "
+                "GROUP BY 1"
             )
         )
     }
@@ -42,18 +53,7 @@ def queue_overview(session: Session, settings: Settings) -> dict[str, Any]:
         {"t": settings.host_timeout_s},
     ):
         gpus = [
-            {
-                "uuid": g.uuid,
-                "index": g.index,
-                "name": g.name,
-                "totalMib": g.total_mib,
-                "freeMib": g.free_mib,
-                "reservedMib": reserved.get(g.uuid, (0, 0))[0],
-                "reservedJobs": reserved.get(g.uuid, (0, 0))[1],
-                "foreignMib": g.foreign_mib,
-                "encoderSessions": g.encoder_sessions,
-                "healthy": g.healthy,
-            }
+            _gpu_view(g, reserved.get(g.uuid, (0, 0, 0)), settings.vram_margin_mib)
             for g in session.execute(
                 text("SELECT * FROM gpus WHERE host_name = :h ORDER BY index"), {"h": host.name}
             )
@@ -71,4 +71,28 @@ def queue_overview(session: Session, settings: Settings) -> dict[str, Any]:
                 "gpus": gpus,
             }
         )
-    return {"classes": classes, "hosts": hosts}
+    return {"classes": classes, "waiting": waiting, "hosts": hosts}
+
+
+def _gpu_view(g: Any, reserved: tuple[int, int, int], margin: int) -> dict[str, Any]:
+    """One GPU as admission sees it: ``availableMib`` is what it may still promise.
+
+    Foreign memory is counted as admission counts it: the larger of what processes that
+    are not ours hold and what is used beyond our running jobs' reservations.
+    """
+    mib, jobs, running = reserved
+    foreign = max(g.foreign_mib, g.used_mib - running, 0)
+    return {
+        "uuid": g.uuid,
+        "index": g.index,
+        "name": g.name,
+        "totalMib": g.total_mib,
+        "freeMib": g.free_mib,
+        "usedMib": g.used_mib,
+        "reservedMib": mib,
+        "reservedJobs": jobs,
+        "foreignMib": foreign,
+        "availableMib": max(0, g.total_mib - mib - foreign - margin) if g.healthy else 0,
+        "encoderSessions": g.encoder_sessions,
+        "healthy": g.healthy,
+    }
