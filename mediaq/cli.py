@@ -9,6 +9,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from mediaq.errors import ConfigError, MediaqError
@@ -84,6 +85,7 @@ def cmd_flower(args: argparse.Namespace, settings: Settings) -> int:
         "flower",
         f"--port={args.port}",
         f"--address={args.address}",
+        f"--conf={Path(__file__).with_name('flowerconfig.py')}",  # shows job progress
     ]
     return subprocess.call(argv)
 

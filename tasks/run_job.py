@@ -154,8 +154,9 @@ def register_run_job(app: Celery, settings: Settings, preflight: Preflight | Non
     @app.task(name=RUN_JOB, bind=True, acks_late=True, reject_on_worker_lost=True)
     def run_job(self: Task, job_id: int, expected_attempt: int) -> str:
         def progress_event(value: int) -> None:
-            # Flower folds fields of custom task events into the task it shows.
-            self.send_event("task-progress", progress=value)
+            # Flower folds fields of custom task events into the task it shows (state
+            # PROGRESS); of those only ``result`` survives into its pages (mediaq/flowerconfig).
+            self.send_event("task-progress", progress=value, result=f"{value}%")
 
         with job_log_context(job_id):  # every log line of the job carries its id
             outcome = execute_job(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from celery.events.state import State
 
 from mediaq.demo import (
     CLIPS,
@@ -19,6 +21,7 @@ from mediaq.demo import (
     publish_specs,
 )
 from mediaq.errors import ConfigError
+from mediaq.flowerconfig import format_task
 from mediaq.proctree import start_time
 from mediaq.settings import Settings
 from mediaq.up import (
@@ -171,3 +174,24 @@ def test_process_tree_ends_grandchildren_in_their_own_groups(tmp_path: Path) -> 
     assert report["left"] == []
     for pid in report["pids"]:
         assert start_time(pid) is None, f"process {pid} outlived the tree"
+
+
+def test_flower_shows_a_running_jobs_progress_then_its_outcome() -> None:
+    # Celery's own event state, fed the events a worker sends for one job.
+    state = State()
+    base = {"uuid": "job-7-a1", "hostname": "cpu@h", "local_received": 1.0}
+    state.event({**base, "type": "task-started", "timestamp": 1.0, "clock": 1})
+    state.event(
+        {**base, "type": "task-progress", "timestamp": 2.0, "clock": 2}
+        | {"progress": 40, "result": "40%"}
+    )
+    task = state.tasks["job-7-a1"]
+    shown = format_task(copy.copy(task))  # Flower formats a copy
+    assert shown.as_dict()["state"] == "PROGRESS 40%"
+    assert shown.as_dict()["result"] == "40%"
+    state.event(
+        {**base, "type": "task-succeeded", "timestamp": 3.0, "clock": 3}
+        | {"result": "'completed'", "runtime": 2.0}
+    )
+    done = format_task(copy.copy(task))
+    assert (done.state, done.result) == ("SUCCESS", "'completed'")
