@@ -402,7 +402,8 @@ def admin_paths() -> dict[str, Schema]:
 
 def job_paths() -> dict[str, Schema]:
     """The job API of SPEC §4 (``api_shim.jobs_routes``)."""
-    job = obj({"job": ref("Job")})
+    # The job API is the engine's: shapes name their required keys and allow more.
+    job = obj({"job": ref("Job")}, extra=True)
     return {
         "/api/jobs": {
             "post": op(
@@ -414,7 +415,7 @@ def job_paths() -> dict[str, Schema]:
             ),
             "get": op(
                 "List jobs",
-                obj({"jobs": array(ref("Job")), "pagination": ref("Pagination")}),
+                obj({"jobs": array(ref("Job")), "pagination": ref("Pagination")}, extra=True),
                 auth=True,
                 params=[
                     query("status", {"type": "string", "enum": [s.value for s in JobStatus]}),
@@ -427,7 +428,10 @@ def job_paths() -> dict[str, Schema]:
         "/api/jobs/queue": {
             "get": op(
                 "Queue overview: per class counts, hosts and GPUs",
-                obj({"classes": {"type": "object"}, "hosts": array({"type": "object"})}),
+                obj(
+                    {"classes": {"type": "object"}, "hosts": array({"type": "object"})},
+                    extra=True,
+                ),
                 auth=True,
             )
         },
