@@ -44,7 +44,8 @@ def run_publish(ctx: JobContext) -> dict[str, Any]:
     public_root = Path(ctx.settings.public_root).resolve()
     with ctx.session() as session:
         video = get_video(session, vid)
-        category = slugify(get_str(ctx.params, "category", video.directory_type or "videos"), 60)
+        wanted = get_str(ctx.params, "category", video.directory_type or "videos", max_length=200)
+        category = slugify(wanted, 60) or "videos"
         existing = find_published(session, vid, category)
         if existing is not None:
             return {

@@ -35,6 +35,8 @@ def _open(path: str | Path) -> Iterator[av.container.InputContainer]:
         raise UnreadableMedia(f"{path}: cannot open ({exc})") from exc
     try:
         yield container
+    except av.FFmpegError as exc:  # a stream that opened but does not decode
+        raise UnreadableMedia(f"{path}: cannot decode ({exc})") from exc
     finally:
         container.close()
 

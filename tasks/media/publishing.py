@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from mediaq.errors import InvalidParams
 from mediaq.models import PublicMedia, Video
 from tasks.media.outputs import copy_no_clobber, free_path
+from tasks.media.params import get_int
 from tasks.media.probe import ProbeResult
 
 
@@ -83,9 +84,9 @@ def media_to_unpublish(session: Session, params: dict[str, Any]) -> list[PublicM
     """The gallery rows named by ``mediaId`` or (all of) ``videoId``, locked for update."""
     query = select(PublicMedia).with_for_update()
     if params.get("mediaId") is not None:
-        query = query.where(PublicMedia.id == params["mediaId"])
+        query = query.where(PublicMedia.id == get_int(params, "mediaId", minimum=1))
     elif params.get("videoId") is not None:
-        query = query.where(PublicMedia.video_id == params["videoId"])
+        query = query.where(PublicMedia.video_id == get_int(params, "videoId", minimum=1))
     else:
         raise InvalidParams("give mediaId or videoId")
     return list(session.scalars(query.order_by(PublicMedia.id)))

@@ -201,10 +201,10 @@ class LibraryScanner:
             return known.id
         try:
             probe = probe_file(stat.path)
-        except UnreadableMedia as exc:
+            digest = self._hash(stat)
+        except (UnreadableMedia, OSError) as exc:  # OSError: gone or unreadable since the walk
             self._unreadable(stat, known, exc)
             return None
-        digest = self._hash(stat)
         thumb = self._thumbnail(stat, probe, digest)
         with self.ctx.session() as session:
             original = self._find_original(session, probe, stat, digest, known)

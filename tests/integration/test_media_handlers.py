@@ -188,6 +188,7 @@ def test_bad_params_and_missing_files_fail_permanently(settings: Settings) -> No
         ("fetch", {"url": "ftp://example.com/x.mp4"}, "http or https"),
         ("scan", {"root": "/nonexistent/library"}, "not a directory"),
         ("unpublish", {}, "mediaId or videoId"),
+        ("unpublish", {"mediaId": "7"}, "mediaId must be a whole number"),
     ]
     for job_type, params, message in cases:
         run = run_inline(settings, job_type, params)
