@@ -158,7 +158,7 @@ def _gpu_families(snap: MetricsSnapshot) -> Iterator[Metric]:
         "total": "Total memory of the GPU (NVML).",
         "free": "Free memory of the GPU as NVML last reported it.",
         "reserved": "Memory reserved by queued and running jobs (the admission ledger).",
-        "foreign": "Memory used by processes that are not mediaq's.",
+        "foreign": "Memory held outside mediaq's running jobs (as admission counts it).",
     }
     families = {
         key: GaugeMetricFamily(f"mediaq_gpu_vram_{key}_bytes", doc, labels=labels)
@@ -325,9 +325,12 @@ def _read_gpus(conn: Connection, settings: Settings) -> tuple[GpuSample, ...]:
         text(
             """
             SELECT g.host_name, g.uuid, g.index AS gpu_index, g.name, g.total_mib, g.free_mib,
-                   g.foreign_mib, g.healthy, coalesce(r.mib, 0) AS reserved
+                   g.healthy, coalesce(r.mib, 0) AS reserved,
+                   greatest(g.foreign_mib, g.used_mib - coalesce(r.running, 0), 0) AS foreign
               FROM gpus g
-              LEFT JOIN (SELECT assigned_gpu, sum(vram_required) AS mib FROM jobs
+              LEFT JOIN (SELECT assigned_gpu, sum(vram_required) AS mib,
+                                sum(vram_required) FILTER (WHERE status = 'running') AS running
+                           FROM jobs
                           WHERE status IN ('queued', 'running') AND assigned_gpu IS NOT NULL
                           GROUP BY 1) r ON r.assigned_gpu = g.uuid
              ORDER BY g.host_name, g.index
@@ -343,7 +346,7 @@ def _read_gpus(conn: Connection, settings: Settings) -> tuple[GpuSample, ...]:
             total_mib=int(r.total_mib),
             free_mib=int(r.free_mib),
             reserved_mib=int(r.reserved),
-            foreign_mib=int(r.foreign_mib),
+            foreign_mib=int(r.foreign),
             healthy=bool(r.healthy),
         )
         for r in rows

@@ -99,7 +99,8 @@ function gpuBar(gpu) {
   const total = gpu.totalMib || 0;
   const reserved = gpu.reservedMib || 0;
   const foreign = gpu.foreignMib || 0;
-  const available = Math.max(0, total - reserved - foreign);
+  // What admission may still promise (after the safety margin); older APIs lack it.
+  const available = gpu.availableMib ?? Math.max(0, total - reserved - foreign);
   const title = `${gpu.name} ${gpu.uuid}`;
   return el("div", { class: "gpu", "data-gpu": gpu.uuid },
     el("div", { class: "gpu-label", title },

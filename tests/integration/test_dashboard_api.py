@@ -49,7 +49,7 @@ def fleet_state(settings: Settings) -> dict[str, int]:
     sql(
         settings,
         "INSERT INTO gpus (uuid, host_name, index, name, total_mib, free_mib, used_mib,"
-        " foreign_mib) VALUES (:u, :h, 0, 'RTX 4090', 24576, 14000, 10576, 2048)",
+        " foreign_mib) VALUES (:u, :h, 0, 'RTX 4090', 24576, 14336, 10240, 2048)",
         u=GPU,
         h=settings.host_name,
     )
@@ -171,8 +171,16 @@ def test_metrics_read_the_fleet_from_the_database(
     gpu = {"host": settings.host_name, "gpu": GPU, "index": "0", "name": "RTX 4090"}
     assert get("mediaq_gpu_vram_reserved_bytes", **gpu) == 8192 * 1024 * 1024
     assert get("mediaq_gpu_vram_foreign_bytes", **gpu) == 2048 * 1024 * 1024
-    assert get("mediaq_gpu_vram_free_bytes", **gpu) == 14000 * 1024 * 1024
+    assert get("mediaq_gpu_vram_free_bytes", **gpu) == 14336 * 1024 * 1024
     assert get("mediaq_queue_head_age_seconds", **{"class": "gpu_ai"}) >= 0
+
+    # Memory used beyond our running jobs counts as foreign, as admission counts it, and
+    # the metric agrees with the dashboard.
+    sql(settings, "UPDATE gpus SET used_mib = 12288, free_mib = 12288 WHERE uuid = :u", u=GPU)
+    found = scrape(client)
+    assert get("mediaq_gpu_vram_foreign_bytes", **gpu) == 4096 * 1024 * 1024
+    feed = client.get("/api/dashboard/queue", headers=bearer(settings, "admin")).json()
+    assert feed["hosts"][0]["gpus"][0]["foreignMib"] == 4096
 
 
 def test_duplicate_deliveries_and_rescues_are_counted(
