@@ -201,6 +201,9 @@ class ClassView:
         self._best_upto: list[GpuState] = []
         self.slot_max: GpuState | None = None  # most free MiB among GPUs with a free slot
         self.enc_max: GpuState | None = None  # ... and a free encoder session
+        self.slot_free = -1  # slot_max's free MiB (-1: none), enc_free likewise
+        self.enc_free = -1
+        self.said: dict[str, str] = {}  # per GPU, its sentence in reasons (this version)
 
     def refresh(self, version: int) -> None:
         if version == self.version:
@@ -216,11 +219,9 @@ class ClassView:
         with_enc = [g for g in with_slot if g.free_enc >= 1]
         self.slot_max = with_slot[-1] if with_slot else None
         self.enc_max = with_enc[-1] if with_enc else None
-
-    def room_now(self, need_mib: int, enc: int) -> bool:
-        """Whether some GPU has the memory, a slot (and an encoder session) free now."""
-        top = self.enc_max if enc else self.slot_max
-        return top is not None and top.free_mib >= need_mib
+        self.slot_free = self.slot_max.free_mib if self.slot_max else -1
+        self.enc_free = self.enc_max.free_mib if self.enc_max else -1
+        self.said = {}
 
     def candidates(self, need_mib: int) -> list[GpuState]:
         """GPUs with ``need_mib`` free now, least left over first (best fit)."""
@@ -321,7 +322,8 @@ class Planner:
         if not view.gpus:
             self.waiting.append(self._no_workers(job, position, view))
             return
-        view.refresh(self.version)
+        if view.version != self.version:
+            view.refresh(self.version)
         need = job.vram_required
         able = view.able(need)
         if able == 0:
@@ -333,7 +335,7 @@ class Planner:
             return
         enc = int(job.uses_encoder)
         duration = max(SOON_S, job.expected_s)
-        if view.room_now(need, enc):
+        if (view.enc_free if enc else view.slot_free) >= need:
             for gpu in view.candidates(need):
                 if (
                     gpu.free_slots >= 1
@@ -432,18 +434,19 @@ class Planner:
     ) -> Waiting:
         """The binding constraint, with numbers; a head also says which GPU it holds."""
         need = job.vram_required
-        view.refresh(self.version)
+        if view.version != self.version:
+            view.refresh(self.version)
         best = view.best_of_able(able)
         if need > best.free_mib:
-            code, reason = "RESOURCES_VRAM", self._vram_sentence(need, best)
-        elif view.slot_max is None or need > view.slot_max.free_mib:
+            code, reason = "RESOURCES_VRAM", self._vram_sentence(need, best, view)
+        elif view.slot_max is None or need > view.slot_free:
             # ``best`` has the memory; had it a free slot, slot_max would too.
             code = "SLOTS_BUSY"
             reason = (
                 f"SLOTS_BUSY: needs {need} MiB; the GPUs with room have all their job "
                 f"slots busy ({best.label}: {best.jobs} of {best.view.slots})"
             )
-        elif job.uses_encoder and (view.enc_max is None or need > view.enc_max.free_mib):
+        elif job.uses_encoder and (view.enc_max is None or need > view.enc_free):
             g = view.slot_max
             code = "NVENC_SESSIONS"
             reason = (
@@ -458,14 +461,21 @@ class Planner:
             reason += f"; first in {view.class_name}: {target.label} is held for it"
         return Waiting(job.id, position, code, reason)
 
-    def _vram_sentence(self, need: int, gpu: GpuState) -> str:
-        jobs = gpu.jobs
-        return (
-            f"RESOURCES_VRAM: needs {need} MiB; best GPU {gpu.label} has "
-            f"{max(0, gpu.free_mib)} MiB available ({gpu.reserved_mib} reserved by {jobs} "
-            f"job{'s' if jobs != 1 else ''}, {gpu.foreign_mib} used by other processes, "
-            f"{self.policy.margin_mib} safety margin)"
-        )
+    def _vram_sentence(self, need: int, gpu: GpuState, view: ClassView | None = None) -> str:
+        said = view.said.get(gpu.view.uuid) if view is not None else None
+        if said is None:
+            # The GPU's half of the sentence only changes with the version: thousands of
+            # waiting jobs share it.
+            jobs = gpu.jobs
+            said = (
+                f"best GPU {gpu.label} has {max(0, gpu.free_mib)} MiB available "
+                f"({gpu.reserved_mib} reserved by {jobs} job{'s' if jobs != 1 else ''}, "
+                f"{gpu.foreign_mib} used by other processes, {self.policy.margin_mib} "
+                f"safety margin)"
+            )
+            if view is not None:
+                view.said[gpu.view.uuid] = said
+        return f"RESOURCES_VRAM: needs {need} MiB; {said}"
 
     def _draining_for(self, job: PendingJob, position: int, view: ClassView) -> Waiting:
         """It fits now, but only by delaying a head job's hold."""

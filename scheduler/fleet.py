@@ -145,6 +145,20 @@ def load_live(conn: Connection) -> list[LiveJob]:
     return live
 
 
+# Typed in SQL (NULL where absent or malformed): no JSON is parsed in Python, which
+# matters when a pass reads 10,000 pending jobs.
+_EXPECTED_SQL = """
+    CASE WHEN jsonb_typeof(params->'expectedSeconds') = 'number'
+              AND (params->>'expectedSeconds')::float8 >= 0
+         THEN (params->>'expectedSeconds')::float8
+         WHEN type = 'noop' AND jsonb_typeof(params->'seconds') = 'number'
+              AND (params->>'seconds')::float8 >= 0
+         THEN (params->>'seconds')::float8 END"""
+_ENCODER_SQL = """
+    CASE WHEN jsonb_typeof(params->'usesEncoder') = 'boolean'
+         THEN (params->>'usesEncoder')::boolean END"""
+
+
 def load_pending(
     conn: Connection, class_name: str, limit: int, eligible_only: bool
 ) -> list[PendingJob]:
@@ -153,17 +167,12 @@ def load_pending(
         return []
     only = "AND NOT held AND (not_before IS NULL OR not_before <= now())" if eligible_only else ""
     gpu = class_name != "cpu"
-    extra = (
-        ", params->'expectedSeconds' AS expected, params->'seconds' AS seconds, "
-        "params->'usesEncoder' AS encoder"
-        if gpu
-        else ""
-    )
+    extra = f"{_EXPECTED_SQL}, {_ENCODER_SQL}" if gpu else "NULL, NULL"
     rows = conn.execute(
         text(
             f"""
-            SELECT id, type, resource_category, priority, created_at, vram_required, held,
-                   not_before, waiting_reason {extra}
+            SELECT id, type, priority, created_at, vram_required, held, not_before,
+                   CASE WHEN held THEN waiting_reason END, {extra}
               FROM jobs
              WHERE status = 'pending' AND resource_category = :c {only}
              ORDER BY priority DESC, created_at, id
@@ -172,21 +181,29 @@ def load_pending(
         ),
         {"c": class_name, "limit": limit},
     ).all()
-    return [
-        PendingJob(
-            id=r.id,
-            resource_category=r.resource_category,
-            priority=r.priority,
-            created_at=r.created_at,
-            vram_required=r.vram_required,
-            uses_encoder=gpu and uses_encoder(r.type, r.resource_category, r.encoder),
-            held=r.held,
-            not_before=r.not_before,
-            held_reason=r.waiting_reason if r.held else None,
-            expected_s=expected_seconds(r.type, r.expected, r.seconds) if gpu else 0.0,
+    defaults = DEFAULT_EXPECTED_S
+    jobs = []
+    for job_id, type_, priority, created, vram, held, not_before, reason, run_s, enc in rows:
+        if gpu:
+            expected = run_s if run_s is not None else defaults.get(type_, FALLBACK_EXPECTED_S)
+            encoder = uses_encoder(type_, class_name, enc)
+        else:
+            expected, encoder = 0.0, False
+        jobs.append(
+            PendingJob(
+                job_id,
+                class_name,
+                priority,
+                created,
+                vram,
+                encoder,
+                held,
+                not_before,
+                reason,
+                expected,
+            )
         )
-        for r in rows
-    ]
+    return jobs
 
 
 def count_busy(live: Sequence[LiveJob], class_name: str) -> int:
