@@ -23,7 +23,7 @@ Times inside are seconds relative to ``now`` (floats are cheap; a pass may see 1
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -261,13 +261,13 @@ class Planner:
         self.waiting: list[Waiting] = []
 
     # ---- the pass ------------------------------------------------------------------------
-    def run(self, pending_by_class: dict[str, Sequence[PendingJob]]) -> Plan:
+    def run(self, pending_by_class: Mapping[str, Sequence[PendingJob]]) -> Plan:
         for class_name, position, job in self._merged(pending_by_class):
             self._consider(class_name, position, job)
         return Plan(tuple(self.admitted), tuple(self.waiting))
 
     def _merged(
-        self, pending_by_class: dict[str, Sequence[PendingJob]]
+        self, pending_by_class: Mapping[str, Sequence[PendingJob]]
     ) -> Iterator[tuple[str, int, PendingJob]]:
         """Both classes' jobs, each class in its exact order, interleaved by aged priority.
 
@@ -496,7 +496,7 @@ class Planner:
 
 
 def plan_all(
-    pending_by_class: dict[str, Sequence[PendingJob]],
+    pending_by_class: Mapping[str, Sequence[PendingJob]],
     live: Sequence[LiveJob],
     capacity: Capacity,
     now: datetime,
