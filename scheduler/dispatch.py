@@ -86,8 +86,10 @@ def admit_cpu_head(conn: Connection, room: int) -> list[Admitted]:
     ``scheduler.ordering.plan_slots``; the full pass uses the pure planner."""
     if room <= 0:
         return []
-    rows = conn.execute(_ADMIT_CPU_HEAD, {"room": room}).all()
-    rows.sort(key=lambda r: (-r.priority, r.created_at, r.id))
+    rows = sorted(
+        conn.execute(_ADMIT_CPU_HEAD, {"room": room}).all(),
+        key=lambda r: (-r.priority, r.created_at, r.id),
+    )
     return [Admitted(r.id, r.attempt, None) for r in rows]
 
 

@@ -173,6 +173,8 @@ class JobContext:
             if proc.poll() is None:
                 _kill_group(proc.pid)
                 proc.wait()
+            if stream is not None:
+                stream.close()
             with self._groups_lock:
                 self._groups.discard(proc.pid)
         self.check_cancelled()

@@ -17,10 +17,6 @@ from mediaq.settings import Settings
 from tests.integration.fleet import query
 from tests.media_fixtures import make_video, run_inline, serve_folder
 
-# JobContext.run leaves its pipe to the garbage collector (tasks/context.py, not ours): in a
-# worker that is harmless, inline under pytest it surfaces as an unraisable ResourceWarning.
-pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-
 
 def _scan(settings: Settings) -> dict[str, int]:
     run = run_inline(settings, "scan", {})
