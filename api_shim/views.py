@@ -53,7 +53,7 @@ end
 return redis.call('SMEMBERS', KEYS[2])
 """
 
-MAX_BATCH_PAIRS = 5000
+MAX_BATCH_PAIRS = 1000  # a script of 1000 SET NX keeps Redis busy for ~2 ms at most
 MAX_HELD_PAIRS = 1_000_000  # views held in memory while Redis is unreachable
 RETRY_S = 0.5
 
