@@ -31,7 +31,7 @@ def _session(request: Request) -> Session:
     return request.app.state.sessions()
 
 
-def spec_from_body(body: dict[str, Any]) -> JobSpec:
+def spec_from_body(body: dict[str, Any], cpu_only: bool = False) -> JobSpec:
     """A JobSpec from an API body (camelCase), validated field by field."""
     job_type = body_str(body, "type", required=True, max_length=100)
     assert job_type is not None
@@ -50,11 +50,13 @@ def spec_from_body(body: dict[str, Any]) -> JobSpec:
         resource_category=category,
         vram_required=body_int(body, "vramRequired", None, 0, 16 * 1024 * 1024),
         max_attempts=body_int(body, "maxAttempts", None, 1, 100),
+        cpu_only=cpu_only,
     )
 
 
 async def create_job(request: Request) -> JSONResponse:
     require_admin(request)
+    cpu_only = request.app.state.settings.cpu_only
     body = await json_body(request, max_bytes=16 * 1024 * 1024)
     if "jobs" in body:
         items = body["jobs"]
@@ -64,11 +66,11 @@ async def create_job(request: Request) -> JSONResponse:
             raise ApiError(400, f"at most {MAX_BULK} jobs per call")
         if not all(isinstance(item, dict) for item in items):
             raise ApiError(400, "each entry of jobs must be an object")
-        specs = [spec_from_body(item) for item in items]
+        specs = [spec_from_body(item, cpu_only) for item in items]
         with _session(request) as session, session.begin():
             ids = enqueue_many(session, specs)
         return JSONResponse({"jobIds": ids, "count": len(ids)}, status_code=201)
-    spec = spec_from_body(body)
+    spec = spec_from_body(body, cpu_only)
     with _session(request) as session:
         with session.begin():
             job_id = enqueue(session, spec)
@@ -180,6 +182,7 @@ def queue_view(request: Request) -> JSONResponse:
 
 async def create_pipeline_route(request: Request) -> JSONResponse:
     require_admin(request)
+    cpu_only = request.app.state.settings.cpu_only
     body = await json_body(request, max_bytes=1024 * 1024)
     name = body_str(body, "name", required=True, max_length=200)
     raw_steps = body.get("steps")
@@ -189,7 +192,7 @@ async def create_pipeline_route(request: Request) -> JSONResponse:
     for index, raw in enumerate(raw_steps):
         if not isinstance(raw, dict):
             raise ApiError(400, f"steps[{index}] must be an object")
-        spec = spec_from_body(raw)
+        spec = spec_from_body(raw, cpu_only)
         depends = raw.get("dependsOn") or []
         if not isinstance(depends, list):
             raise ApiError(400, f"steps[{index}].dependsOn must be an array of step indexes")
@@ -201,6 +204,7 @@ async def create_pipeline_route(request: Request) -> JSONResponse:
                 priority=spec.priority,
                 resource_category=spec.resource_category,
                 vram_required=spec.vram_required,
+                cpu_only=cpu_only,
             )
         )
     with _session(request) as session:

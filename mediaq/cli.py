@@ -95,7 +95,14 @@ def cmd_enqueue(args: argparse.Namespace, settings: Settings) -> int:
     from mediaq.enqueue import JobSpec, enqueue
 
     params = parse_params(args.param or [])
-    spec = JobSpec(args.type, params, args.priority, args.resource_category, args.vram)
+    spec = JobSpec(
+        args.type,
+        params,
+        args.priority,
+        args.resource_category,
+        args.vram,
+        cpu_only=settings.cpu_only,
+    )
     with transaction(settings.database_url) as session:
         job_id = enqueue(session, spec)
     print(job_id)

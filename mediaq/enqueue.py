@@ -34,6 +34,7 @@ class JobSpec:
     resource_category: str | None = None
     vram_required: int | None = None
     max_attempts: int | None = None
+    cpu_only: bool = False  # the deployment runs GPU job types on CPU slots (MEDIAQ_CPU_ONLY)
 
 
 def job_row(spec: JobSpec) -> dict[str, Any]:
@@ -60,7 +61,9 @@ def job_row(spec: JobSpec) -> dict[str, Any]:
         or not 0 <= spec.vram_required <= MAX_VRAM_MIB
     ):
         raise ValidationError(f"vramRequired must be an integer between 0 and {MAX_VRAM_MIB}")
-    category, vram = resolve_resources(spec.type, spec.resource_category, spec.vram_required)
+    category, vram = resolve_resources(
+        spec.type, spec.resource_category, spec.vram_required, spec.cpu_only
+    )
     max_attempts = kind.max_attempts if spec.max_attempts is None else spec.max_attempts
     if not 1 <= max_attempts <= 100:
         raise ValidationError("maxAttempts must be between 1 and 100")

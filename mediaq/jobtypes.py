@@ -60,11 +60,17 @@ def job_type(name: str) -> JobType:
 
 
 def resolve_resources(
-    name: str, resource_category: str | None, vram_required: int | None
+    name: str, resource_category: str | None, vram_required: int | None, cpu_only: bool = False
 ) -> tuple[str, int]:
-    """The job's class and VRAM: the caller's overrides, else the type's defaults."""
+    """The job's class and VRAM: the caller's overrides, else the type's defaults.
+
+    ``cpu_only`` (a deployment without GPUs, ``MEDIAQ_CPU_ONLY``) turns a GPU default into
+    the CPU class: handlers then encode in software and run models on the CPU. An explicit
+    ``resource_category`` is still honoured.
+    """
     spec = job_type(name)
-    category = resource_category or spec.resource_category
+    default = "cpu" if cpu_only else spec.resource_category
+    category = resource_category or default
     if category not in RESOURCE_CLASSES:
         raise ValidationError(
             f"resourceCategory must be one of {', '.join(RESOURCE_CLASSES)}, not {category!r}"

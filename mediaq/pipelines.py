@@ -28,6 +28,7 @@ class StepSpec:
     priority: int = 5
     resource_category: str | None = None
     vram_required: int | None = None
+    cpu_only: bool = False
 
 
 def validate_steps(steps: Sequence[StepSpec]) -> None:
@@ -51,7 +52,16 @@ def create_pipeline(session: Session, name: str, steps: Sequence[StepSpec]) -> i
         raise ValidationError("name must be a non-empty string of at most 200 characters")
     validate_steps(steps)
     rows = [
-        job_row(JobSpec(s.type, s.params, s.priority, s.resource_category, s.vram_required))
+        job_row(
+            JobSpec(
+                s.type,
+                s.params,
+                s.priority,
+                s.resource_category,
+                s.vram_required,
+                cpu_only=s.cpu_only,
+            )
+        )
         for s in steps
     ]
     pipeline_id = session.execute(

@@ -87,6 +87,7 @@ class Settings:
     fake_gpus: tuple[int, ...] = ()  # MEDIAQ_FAKE_GPUS (MiB per fake GPU)
     worker_gpu: str = ""  # MEDIAQ_WORKER_GPU: set by the daemon on a per-GPU Celery worker
     task_events: bool = True  # MEDIAQ_TASK_EVENTS: Celery task events for Flower
+    cpu_only: bool = False  # MEDIAQ_CPU_ONLY: GPU job types default to the CPU class
     # timing
     heartbeat_interval_s: float = 5.0  # MEDIAQ_HEARTBEAT_INTERVAL
     heartbeat_timeout_s: float = 30.0  # MEDIAQ_HEARTBEAT_TIMEOUT
@@ -154,6 +155,8 @@ class Settings:
             )
         if "MEDIAQ_JSON_LOGS" in env:
             values["json_logs"] = _as_bool("MEDIAQ_JSON_LOGS", env["MEDIAQ_JSON_LOGS"])
+        if "MEDIAQ_CPU_ONLY" in env:
+            values["cpu_only"] = _as_bool("MEDIAQ_CPU_ONLY", env["MEDIAQ_CPU_ONLY"])
         if "MEDIAQ_TASK_EVENTS" in env:
             values["task_events"] = _as_bool("MEDIAQ_TASK_EVENTS", env["MEDIAQ_TASK_EVENTS"])
         if env.get("CORS_ORIGINS"):
@@ -219,6 +222,7 @@ _ENV_NAMES = {
     "fake_gpus": "MEDIAQ_FAKE_GPUS",
     "worker_gpu": "MEDIAQ_WORKER_GPU",
     "task_events": "MEDIAQ_TASK_EVENTS",
+    "cpu_only": "MEDIAQ_CPU_ONLY",
     "heartbeat_interval_s": "MEDIAQ_HEARTBEAT_INTERVAL",
     "heartbeat_timeout_s": "MEDIAQ_HEARTBEAT_TIMEOUT",
     "claim_timeout_s": "MEDIAQ_CLAIM_TIMEOUT",

@@ -44,7 +44,7 @@ def run_auto_organize_publish(ctx: JobContext) -> dict[str, Any]:
     vid = video_id(ctx.params)
     category = get_optional_str(ctx.params, "category", 60)
     hls = get_bool(ctx.params, "hls")
-    cpu_only = get_bool(ctx.params, "cpuOnly")
+    cpu_only = get_bool(ctx.params, "cpuOnly") or ctx.settings.cpu_only
     with ctx.session() as session:
         get_video(session, vid)
         pipeline_id = create_pipeline(

@@ -80,3 +80,10 @@ def test_queue_names_and_task_ids_are_deterministic() -> None:
     assert gpu_queue("mq", "GPU-1") == "mq.gpu.GPU-1"
     assert task_id(42, 0) == task_id(42, 0) == "job-42-a1"
     assert task_id(42, 1) != task_id(42, 0)
+
+
+def test_a_cpu_only_deployment_runs_gpu_types_on_cpu_unless_asked_otherwise() -> None:
+    row = job_row(JobSpec("tag_generation", cpu_only=True))
+    assert (row["resource_category"], row["vram_required"]) == ("cpu", 0)
+    explicit = job_row(JobSpec("tag_generation", resource_category="gpu_ai", cpu_only=True))
+    assert (explicit["resource_category"], explicit["vram_required"]) == ("gpu_ai", 4096)
