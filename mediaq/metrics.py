@@ -217,11 +217,6 @@ def render(snap: MetricsSnapshot) -> bytes:
     return generate_latest(registry)
 
 
-def cumulative_counts(counts_le: Iterable[int], total: int) -> tuple[int, ...]:
-    """Counts of ``value <= bound`` per bucket, with the total as the +Inf bucket."""
-    return (*counts_le, total)
-
-
 # ---- I/O: read a snapshot ---------------------------------------------------------------------
 def read_snapshot(
     conn: Connection, settings: Settings, client: redis.Redis | None = None
@@ -278,26 +273,43 @@ def _read_head_ages(conn: Connection) -> dict[str, float]:
 
 
 def _read_waits(conn: Connection) -> dict[str, WaitHistogram]:
-    # Bounds are our own constants, so formatting them into the SQL is safe.
-    filters = ", ".join(
-        f"count(*) FILTER (WHERE w <= {float(b)!r}) AS le{i}" for i, b in enumerate(WAIT_BUCKETS)
-    )
+    # One pass, grouped by bucket index: ``width_bucket`` on the negated value against the
+    # negated bounds counts the bounds strictly below the wait, i.e. the first bucket whose
+    # ``le`` bound holds it (Prometheus buckets are inclusive).
     rows = conn.execute(
         text(
-            f"""
-            SELECT c, count(*) AS n, coalesce(sum(w), 0) AS s, {filters}
-              FROM (SELECT resource_category AS c,
-                           greatest(0, EXTRACT(EPOCH FROM started_at - created_at)) AS w
-                      FROM jobs WHERE started_at IS NOT NULL) AS waits
-             GROUP BY c
             """
-        )
-    ).mappings()
-    out: dict[str, WaitHistogram] = {}
-    for row in rows:
-        counts = [int(row[f"le{i}"]) for i in range(len(WAIT_BUCKETS))]
-        out[row["c"]] = WaitHistogram(cumulative_counts(counts, int(row["n"])), float(row["s"]))
-    return out
+            SELECT c, width_bucket(-w, :negated) AS above, count(*) AS n, sum(w) AS s
+              FROM (SELECT resource_category AS c,
+                           greatest(0, date_part('epoch', started_at - created_at)) AS w
+                      FROM jobs WHERE started_at IS NOT NULL) AS waits
+             GROUP BY 1, 2
+            """
+        ),
+        {"negated": [-float(b) for b in reversed(WAIT_BUCKETS)]},
+    )
+    per_class: dict[str, list[tuple[int, int, float]]] = {}
+    for r in rows:
+        bucket = len(WAIT_BUCKETS) - int(r.above)
+        per_class.setdefault(r.c, []).append((bucket, int(r.n), float(r.s)))
+    return {c: histogram_from_buckets(groups) for c, groups in per_class.items()}
+
+
+def histogram_from_buckets(groups: Iterable[tuple[int, int, float]]) -> WaitHistogram:
+    """A cumulative histogram from (bucket index, count, sum) groups (pure).
+
+    Index ``i`` is the first bound of ``WAIT_BUCKETS`` that holds the value; ``len`` is +Inf.
+    """
+    counts = [0] * (len(WAIT_BUCKETS) + 1)
+    total_s = 0.0
+    for index, n, sum_s in groups:
+        counts[index] += n
+        total_s += sum_s
+    running, cumulative = 0, []
+    for n in counts:
+        running += n
+        cumulative.append(running)
+    return WaitHistogram(tuple(cumulative), total_s)
 
 
 def _read_waiting(conn: Connection) -> dict[tuple[str, str], int]:

@@ -213,3 +213,38 @@ def test_duplicate_deliveries_and_rescues_are_counted(
     assert found[("mediaq_duplicate_deliveries_dropped_total", frozenset())] == 2
     assert found[("mediaq_rescues_total", frozenset())] == 1
     redis_client.delete(counters_key(settings.queue_prefix))
+
+
+def test_wait_histogram_buckets_are_inclusive_and_cumulative(
+    client: httpx.Client, settings: Settings
+) -> None:
+    for wait_s in (0.05, 1.0, 1.5, 7200.0, 20000.0):
+        sql(
+            settings,
+            "INSERT INTO jobs (type, status, resource_category, created_at, started_at)"
+            " VALUES ('noop', 'completed', 'cpu', now() - interval '1 day',"
+            " now() - interval '1 day' + make_interval(secs => :w))",
+            w=wait_s,
+        )
+    sql(
+        settings,
+        "INSERT INTO jobs (type, status, resource_category) VALUES ('noop', 'pending', 'cpu')",
+    )
+    found = scrape(client)
+
+    def bucket(le: str) -> float:
+        return found[("mediaq_job_wait_seconds_bucket", frozenset({("class", "cpu"), ("le", le)}))]
+
+    assert [bucket(le) for le in ("0.1", "0.5", "1.0", "2.5", "3600.0", "14400.0", "+Inf")] == [
+        1,
+        1,
+        2,  # exactly 1 s is within le="1.0"
+        3,
+        3,
+        4,
+        5,
+    ]
+    count = found[("mediaq_job_wait_seconds_count", frozenset({("class", "cpu")}))]
+    total = found[("mediaq_job_wait_seconds_sum", frozenset({("class", "cpu")}))]
+    assert count == 5  # the job that never started is not a wait
+    assert abs(total - (0.05 + 1.0 + 1.5 + 7200.0 + 20000.0)) < 1e-3

@@ -12,7 +12,7 @@ from mediaq.metrics import (
     GpuSample,
     MetricsSnapshot,
     WaitHistogram,
-    cumulative_counts,
+    histogram_from_buckets,
     render,
 )
 
@@ -32,11 +32,7 @@ def value(found: dict, metric: str, **labels: str) -> float:
 SNAP = MetricsSnapshot(
     jobs={("cpu", "pending"): 7, ("cpu", "completed"): 40, ("gpu_ai", "running"): 2},
     queue_head_age_s={"cpu": 12.5},
-    waits={
-        "cpu": WaitHistogram(
-            cumulative_counts([1, 3, 5, 8, 9, 10, 10, 10, 10, 10, 10, 10], 11), 345.0
-        )
-    },
+    waits={"cpu": WaitHistogram((1, 3, 5, 8, 9, 10, 10, 10, 10, 10, 10, 10, 11), 345.0)},
     waiting={("gpu_ai", "RESOURCES_VRAM"): 3, ("cpu", "PRIORITY"): 4},
     hosts={"gpu-1": True, "gpu-2": False},
     gpus=(GpuSample("gpu-1", "GPU-abc", 0, "RTX 4090", 24576, 20000, 6144, 2048, True),),
@@ -109,3 +105,11 @@ def test_empty_snapshot_renders_every_family() -> None:
     found = samples(MetricsSnapshot())
     assert value(found, "mediaq_rescues_total") == 0
     assert value(found, "mediaq_queue_depth", **{"class": "gpu_encode"}) == 0
+
+
+def test_histogram_from_bucket_groups_is_cumulative() -> None:
+    # (first bucket holding the value, count, sum): 2 waits <= 0.1 s, 1 <= 5 s, 1 over 4 h.
+    hist = histogram_from_buckets([(0, 2, 0.1), (4, 1, 4.0), (len(WAIT_BUCKETS), 1, 20000.0)])
+    assert hist.cumulative == (2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 4)
+    assert hist.sum_s == 20004.1
+    assert histogram_from_buckets([]).cumulative == (0,) * (len(WAIT_BUCKETS) + 1)
