@@ -88,6 +88,7 @@ class Settings:
     worker_gpu: str = ""  # MEDIAQ_WORKER_GPU: set by the daemon on a per-GPU Celery worker
     task_events: bool = True  # MEDIAQ_TASK_EVENTS: Celery task events for Flower
     cpu_only: bool = False  # MEDIAQ_CPU_ONLY: GPU job types default to the CPU class
+    fetch_allow_private: bool = False  # MEDIAQ_FETCH_ALLOW_PRIVATE: fetch may reach internal IPs
     # timing
     heartbeat_interval_s: float = 5.0  # MEDIAQ_HEARTBEAT_INTERVAL
     heartbeat_timeout_s: float = 30.0  # MEDIAQ_HEARTBEAT_TIMEOUT
@@ -155,6 +156,10 @@ class Settings:
             )
         if "MEDIAQ_JSON_LOGS" in env:
             values["json_logs"] = _as_bool("MEDIAQ_JSON_LOGS", env["MEDIAQ_JSON_LOGS"])
+        if "MEDIAQ_FETCH_ALLOW_PRIVATE" in env:
+            values["fetch_allow_private"] = _as_bool(
+                "MEDIAQ_FETCH_ALLOW_PRIVATE", env["MEDIAQ_FETCH_ALLOW_PRIVATE"]
+            )
         if "MEDIAQ_CPU_ONLY" in env:
             values["cpu_only"] = _as_bool("MEDIAQ_CPU_ONLY", env["MEDIAQ_CPU_ONLY"])
         if "MEDIAQ_TASK_EVENTS" in env:
@@ -223,6 +228,7 @@ _ENV_NAMES = {
     "worker_gpu": "MEDIAQ_WORKER_GPU",
     "task_events": "MEDIAQ_TASK_EVENTS",
     "cpu_only": "MEDIAQ_CPU_ONLY",
+    "fetch_allow_private": "MEDIAQ_FETCH_ALLOW_PRIVATE",
     "heartbeat_interval_s": "MEDIAQ_HEARTBEAT_INTERVAL",
     "heartbeat_timeout_s": "MEDIAQ_HEARTBEAT_TIMEOUT",
     "claim_timeout_s": "MEDIAQ_CLAIM_TIMEOUT",

@@ -87,4 +87,5 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         scheduler_tick_s=0.2,
         cancel_poll_s=0.2,
         task_events=False,
+        fetch_allow_private=True,  # the fetch tests serve files from 127.0.0.1
     ).validated()

@@ -37,7 +37,7 @@ def run_fetch(ctx: JobContext) -> dict[str, Any]:
             ctx.progress(80 * done / total)
 
     try:
-        size = download(url, tmp, limit, on_chunk)
+        size = download(url, tmp, limit, on_chunk, ctx.settings.fetch_allow_private)
         probe = probe_file(tmp)
         target = free_path(inbox, final_name(name_from_url(url), probe.format_name))
         move_no_clobber(tmp, target)

@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mediaq.errors import InvalidParams
-from tasks.media.fetcher import check_url, final_name, name_from_url
+from tasks.media import fetcher
+from tasks.media.fetcher import check_destination, check_url, final_name, is_internal, name_from_url
 from tasks.media.hashing import hash_file
 from tasks.media.outputs import atomic_file, move_no_clobber
 from tasks.media.params import get_float, get_int, get_str, video_ids
@@ -108,3 +109,64 @@ def test_params() -> None:
         video_ids({"videoIds": [1, "2"]})
     with pytest.raises(InvalidParams):
         video_ids({"videoIds": []})
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["127.0.0.1", "10.1.2.3", "192.168.0.9", "172.16.5.5", "169.254.169.254", "::1",
+     "fe80::1", "0.0.0.0", "::ffff:127.0.0.1", "224.0.0.1"],
+)  # fmt: skip
+def test_internal_addresses_are_recognised(address: str) -> None:
+    assert is_internal(address)
+
+
+@pytest.mark.parametrize("address", ["93.184.216.34", "2606:4700::6810:85e5", "8.8.8.8"])
+def test_public_addresses_are_not_internal(address: str) -> None:
+    assert not is_internal(address)
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:6379/x.mp4", "http://localhost/x.mp4", "http://[::1]/a.mp4"]
+)
+def test_fetch_refuses_internal_destinations_unless_allowed(url: str) -> None:
+    with pytest.raises(InvalidParams, match="internal address"):
+        check_destination(url, allow_internal=False)
+    check_destination(url, allow_internal=True)
+
+
+def test_a_redirect_to_an_internal_address_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(302)
+            self.send_header("Location", "http://169.254.169.254/latest/meta-data")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            return None
+
+    server = HTTPServer(("127.0.0.1", 0), Redirect)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/video.mp4"
+        # the test server is on loopback, so its own hop is let through; every redirect
+        # target is checked again on its own
+        calls: list[str] = []
+
+        def first_hop_allowed(target: str, allow_internal: bool) -> None:
+            calls.append(target)
+            check_destination(target, allow_internal=len(calls) == 1)
+
+        monkeypatch.setattr(fetcher, "check_destination", first_hop_allowed)
+        with pytest.raises(InvalidParams, match="internal address"):
+            fetcher.download(url, tmp_path / "out.mp4", 10_000, lambda done, total: None)
+        assert calls[1] == "http://169.254.169.254/latest/meta-data"
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert not (tmp_path / "out.mp4").exists()
