@@ -37,6 +37,16 @@ def print_jobs(settings: Settings, status: str | None = None, limit: int = 30) -
     Console().print(table)
 
 
+def job_note(job: Job) -> str:
+    """Beside the bar: position and waiting reason while pending, else host and GPU."""
+    if job.status == "pending":
+        where = f"#{job.queue_position} in {job.resource_category}" if job.queue_position else ""
+        return " · ".join(part for part in (where, job.waiting_reason or "") if part)
+    if job.assigned_gpu:
+        return f"{job.assigned_host or ''} / {job.assigned_gpu}"
+    return job.assigned_host or ""
+
+
 def follow_job(settings: Settings, job_id: int, poll_s: float = 0.5) -> int:
     """Show one job's progress until it ends; exit code 0 only when it completed."""
     sessions = session_factory(settings.database_url)
@@ -56,8 +66,9 @@ def follow_job(settings: Settings, job_id: int, poll_s: float = 0.5) -> int:
             if job is None:
                 console.print(f"job {job_id} not found")
                 return 1
-            note = job.waiting_reason or "" if job.status == "pending" else job.assigned_host or ""
-            progress.update(task, completed=job.progress, status=job.status, note=note[:70])
+            progress.update(
+                task, completed=job.progress, status=job.status, note=job_note(job)[:160]
+            )
             if job.status in TERMINAL:
                 break
             time.sleep(poll_s)

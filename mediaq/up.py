@@ -262,6 +262,8 @@ def run_up(
             tree.start(name, service_argv(name, options), env | service_env(name))
         if wait_until_ready(settings, tree, stop):
             print(banner(settings, options, _admin_token(settings)), flush=True)
+        elif not stop.is_set() and not tree.exited():
+            log.warning("the API did not answer within %.0f s; still waiting", READY_TIMEOUT_S)
         code = _watch(tree, stop)
     finally:
         log.info("stopping: %s", ", ".join(c.name for c in tree.children))

@@ -22,6 +22,8 @@ from mediaq.demo import (
 )
 from mediaq.errors import ConfigError
 from mediaq.flowerconfig import format_task
+from mediaq.jobsview import job_note
+from mediaq.models import Job
 from mediaq.proctree import start_time
 from mediaq.settings import Settings
 from mediaq.up import (
@@ -195,3 +197,14 @@ def test_flower_shows_a_running_jobs_progress_then_its_outcome() -> None:
     )
     done = format_task(copy.copy(task))
     assert (done.state, done.result) == ("SUCCESS", "'completed'")
+
+
+def test_jobs_follow_note_shows_position_and_reason_or_placement() -> None:
+    reason = "RESOURCES_VRAM: needs 12288 MiB; best GPU gpu-2/GPU-3f2a has 8000 MiB available"
+    waiting = Job(
+        status="pending", resource_category="gpu_ai", queue_position=3, waiting_reason=reason
+    )
+    assert job_note(waiting) == f"#3 in gpu_ai · {reason}"
+    running = Job(status="running", assigned_host="gpu-2", assigned_gpu="GPU-3f2a")
+    assert job_note(running) == "gpu-2 / GPU-3f2a"
+    assert job_note(Job(status="pending", resource_category="cpu")) == ""
