@@ -21,7 +21,6 @@ import psycopg
 
 from mediaq.settings import Settings
 
-LEADER_LOCK = 0x6D71_5343  # scheduler.service.LEADER_LOCK; a 32-bit key: classid 0, objsubid 1
 TIMEOUT_S = 3
 
 
@@ -45,11 +44,15 @@ def check_api(settings: Settings) -> bool:
 
 
 def check_scheduler(settings: Settings) -> bool:
+    from scheduler.service import LEADER_LOCK
+
+    # A one-number advisory lock shows as classid = high 32 bits, objid = low, objsubid 1.
     leaders = _query(
         settings,
         "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
-        " AND classid = 0 AND objid = %s AND objsubid = 1",
-        LEADER_LOCK,
+        " AND classid = %s AND objid = %s AND objsubid = 1",
+        LEADER_LOCK >> 32,
+        LEADER_LOCK & 0xFFFF_FFFF,
     )
     return bool(leaders)
 
