@@ -290,7 +290,7 @@ def run_demo(settings: Settings, options: DemoOptions, console: Console | None =
             " `mediaq up` (or `docker compose up -d`), then run `mediaq demo` again."
         )
         return 1
-    use_gpu = options.gpu == "yes" or (options.gpu == "auto" and gpus > 0)
+    use_gpu = options.gpu == "yes" or (options.gpu == "auto" and gpus > 0 and not settings.cpu_only)
     if not use_gpu:
         console.print("No live GPU: the encode jobs run on the cpu class (libx264).")
     tag = time.strftime("%Y%m%d-%H%M%S")
