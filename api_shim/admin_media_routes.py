@@ -60,6 +60,7 @@ async def _bulk(request: Request, statement: bytes, done_key: str) -> JSONRespon
         changed = [r[0] for r in await cursor.fetchall()]
         cursor = await conn.execute(EXISTING, {"ids": ids})
         existing = {r[0] for r in await cursor.fetchall()}
+    resources.details.drop(*ids)  # hidden from this process at once, from others within 1 s
     return JSONResponse(
         {
             "success": True,

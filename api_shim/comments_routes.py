@@ -107,6 +107,7 @@ async def add_comment(request: Request) -> JSONResponse:
         row = await (await conn.execute(INSERT_COMMENT, params)).fetchone()
         if row is not None:
             await conn.execute(BUMP_COMMENTS, params)
+    resources.details.drop(media_id)
     if row is None:
         raise ApiError(403, "Media is locked")
     user_id = user.id if user is not None else None

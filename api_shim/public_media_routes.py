@@ -138,11 +138,15 @@ async def get_media(request: Request) -> Response:
     media_id = path_id(request)
     session = viewer_session(request)
     resources = resources_of(request)
-    row = await resources.fetch_one(GET_MEDIA, {"id": media_id})
-    if row is None:
-        raise ApiError(404, MEDIA_NOT_FOUND)
+    text = resources.details.get(media_id)
+    if text is None:
+        row = await resources.fetch_one(GET_MEDIA, {"id": media_id})
+        if row is None:
+            raise ApiError(404, MEDIA_NOT_FOUND)
+        text = row[0]
+        resources.details.put(media_id, text)
     resources.views.record(media_id, session)  # buffered: the response does not wait
-    return Response(row[0], media_type="application/json")
+    return Response(text, media_type="application/json")
 
 
 async def _media_state(resources: Resources, media_id: int) -> tuple[Any, ...]:
@@ -180,6 +184,7 @@ async def upvote(request: Request) -> JSONResponse:
             row = await (await conn.execute(BUMP_UPVOTES, params)).fetchone()
             assert row is not None
             count = int(row[0])
+    resources.details.drop(media_id)  # this process shows the new count at once
     if inserted is None:
         state = await _media_state(resources, media_id)
         _refuse_locked(state)
@@ -202,6 +207,7 @@ async def remove_upvote(request: Request) -> JSONResponse:
             row = await (await conn.execute(BUMP_UPVOTES, params)).fetchone()
             assert row is not None
             count = int(row[0])
+    resources.details.drop(media_id)
     if deleted is None:
         state = await _media_state(resources, media_id)
         _refuse_locked(state)
@@ -228,6 +234,7 @@ async def finish(request: Request) -> JSONResponse:
         if not first:
             return JSONResponse({"success": True, "counted": False, "finishCount": state[2]})
     row = await resources.fetch_one(BUMP_FINISH, {"id": media_id})
+    resources.details.drop(media_id)
     if row is None:  # locked or deleted since the check
         raise ApiError(403, MEDIA_LOCKED)
     return JSONResponse({"success": True, "counted": True, "finishCount": int(row[0])})
@@ -264,6 +271,7 @@ async def watch_time(request: Request) -> JSONResponse:
     if seconds == 0:
         return JSONResponse({"success": True, "recorded": 0, "totalWatchTime": state[3]})
     row = await resources.fetch_one(BUMP_WATCH, {"id": media_id, "s": seconds})
+    resources.details.drop(media_id)
     if row is None:
         raise ApiError(403, MEDIA_LOCKED)
     return JSONResponse({"success": True, "recorded": seconds, "totalWatchTime": int(row[0])})

@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.requests import Request
 
+from api_shim.hotcache import HotCache
 from api_shim.views import ViewBuffer, ViewRecorder
 from mediaq.settings import Settings
 
@@ -42,6 +43,7 @@ class Resources:
     redis: Redis
     views: ViewRecorder
     buffer: ViewBuffer
+    details: HotCache  # rendered media JSON of hot items (1 s)
 
     async def fetch_one(self, sql: bytes, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
         """One row of a read-only statement (autocommit: no transaction around it)."""
@@ -71,7 +73,7 @@ async def open_resources(settings: Settings) -> Resources:
     buffer = ViewBuffer(settings.queue_prefix, settings.view_window_s)
     views = ViewRecorder(redis, buffer)
     views.start()
-    return Resources(pool=pool, redis=redis, views=views, buffer=buffer)
+    return Resources(pool=pool, redis=redis, views=views, buffer=buffer, details=HotCache())
 
 
 async def close_resources(resources: Resources) -> None:

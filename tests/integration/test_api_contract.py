@@ -317,3 +317,18 @@ def test_openapi_document_lists_every_route(client: httpx.Client) -> None:
         "/api/pipelines/{id}",
     ):
         assert path in doc["paths"], path
+
+
+def test_a_media_page_shows_this_process_writes_at_once(
+    settings: Settings, client: httpx.Client
+) -> None:
+    (media,) = insert_media(settings, duration_seconds=60)
+    assert client.get(f"/api/media/public/{media}").json()["upvoteCount"] == 0  # now cached
+    client.post(f"/api/media/public/{media}/upvote", json={"sessionId": "s"})
+    assert client.get(f"/api/media/public/{media}").json()["upvoteCount"] == 1
+    client.post("/api/media/comments", json={"mediaId": media, "content": "c", "sessionId": "s"})
+    assert client.get(f"/api/media/public/{media}").json()["commentCount"] == 1
+    client.post(f"/api/media/public/{media}/finish")
+    assert client.get(f"/api/media/public/{media}").json()["finishCount"] == 1
+    client.post("/api/admin/media/lock", json={"ids": [media]}, headers=admin_headers(settings))
+    assert client.get(f"/api/media/public/{media}").status_code == 404

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from api_shim.admin_media_routes import media_ids
 from api_shim.errors import ApiError
 from api_shim.gallery import SORTS, GalleryFilter, SearchTotals, has_more, page_sql
+from api_shim.hotcache import HotCache
 from api_shim.middleware import origin_allowed
 from api_shim.params import like_pattern
 from api_shim.public_media_routes import _watch_seconds
@@ -127,3 +128,17 @@ def test_watch_seconds_accepts_numbers_only() -> None:
     ):
         with pytest.raises(ApiError):
             _watch_seconds(bad)
+
+
+def test_hot_cache_expires_drops_and_stays_bounded() -> None:
+    cache = HotCache(ttl_s=1.0, max_entries=2)
+    cache.put(1, "a", now=10.0)
+    assert cache.get(1, now=10.9) == "a"
+    assert cache.get(1, now=11.0) is None
+    cache.put(1, "a", now=20.0)
+    cache.drop(1, 2)
+    assert cache.get(1, now=20.0) is None
+    cache.put(1, "a", now=30.0)
+    cache.put(2, "b", now=30.0)
+    cache.put(3, "c", now=30.0)
+    assert cache.get(3, now=30.0) == "c" and cache.get(1, now=30.0) is None
