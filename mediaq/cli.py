@@ -57,12 +57,9 @@ def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_scheduler(args: argparse.Namespace, settings: Settings) -> int:
-    from mediaq.metrics import count_rescues_of
     from scheduler.service import Scheduler
 
-    scheduler = Scheduler(settings)
-    count_rescues_of(scheduler)
-    scheduler.run_forever(_stop_event())
+    Scheduler(settings).run_forever(_stop_event())
     return 0
 
 

@@ -411,20 +411,3 @@ def count_event(settings: Settings, name: str, n: int = 1) -> None:
         redis_client(settings.redis_url).hincrby(counters_key(settings.queue_prefix), name, n)
     except redis.RedisError as exc:
         log.warning("metrics: could not count %s: %s", name, exc)
-
-
-def count_rescues_of(scheduler: Any) -> None:
-    """Make a ``scheduler.service.Scheduler`` count the jobs each pass rescues.
-
-    Wraps the instance's ``run_pass`` (the scheduler's own code stays untouched) and adds
-    the pass report's ``rescued`` total to the ``rescues`` counter.
-    """
-    settings: Settings = scheduler.settings
-    run_pass = scheduler.run_pass
-
-    def counting(conn: Connection, refresh: bool) -> Any:
-        report = run_pass(conn, refresh)
-        count_event(settings, RESCUES, int(getattr(report, "rescued", 0) or 0))
-        return report
-
-    scheduler.run_pass = counting

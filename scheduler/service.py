@@ -21,6 +21,7 @@ from celery import Celery
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from mediaq.metrics import RESCUES, count_event
 from mediaq.settings import RESOURCE_CLASSES, Settings
 from scheduler import periodic
 from scheduler.admission import plan_all
@@ -79,6 +80,7 @@ class Scheduler:
         admits, with the fleet as the last refresh saw it."""
         report = self._full_pass(conn) if refresh else self._fast_pass(conn)
         publish(self.app, self.settings.queue_prefix, report.admitted)
+        count_event(self.settings, RESCUES, report.rescued)
         self.passes += 1
         return report
 

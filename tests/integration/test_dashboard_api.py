@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from api_shim.auth import mint_token
 from mediaq.db import engine_for
-from mediaq.metrics import count_rescues_of, counters_key, read_counters
+from mediaq.metrics import counters_key, read_counters
 from mediaq.settings import Settings
 from scheduler.service import Scheduler
 from tasks.run_job import WorkerRuntime, execute_job
@@ -197,7 +197,6 @@ def test_duplicate_deliveries_and_rescues_are_counted(
     stale = insert_job(settings, type="noop", status="queued", resource_category="cpu")
     sql(settings, "UPDATE jobs SET queued_at = now() - interval '1 hour' WHERE id = :i", i=stale)
     scheduler = Scheduler(settings)
-    count_rescues_of(scheduler)
     try:
         with scheduler.engine.connect() as conn:
             report = scheduler.run_pass(conn, refresh=True)
