@@ -9,7 +9,9 @@ TTL. View counts lag anyway until the next view flush.
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Awaitable, Callable
 
 DETAIL_TTL_S = 1.0
 MAX_ENTRIES = 10_000
@@ -22,6 +24,7 @@ class HotCache:
         self.ttl_s = ttl_s
         self.max_entries = max_entries
         self._data: dict[int, tuple[str, float]] = {}
+        self._loading: dict[int, asyncio.Future[str | None]] = {}
 
     def get(self, key: int, now: float | None = None) -> str | None:
         hit = self._data.get(key)
@@ -40,3 +43,34 @@ class HotCache:
     def drop(self, *keys: int) -> None:
         for key in keys:
             self._data.pop(key, None)
+
+    async def load(self, key: int, fetch: Callable[[], Awaitable[str | None]]) -> str | None:
+        """The cached text, else ``fetch()`` once for all concurrent callers (None: missing).
+
+        When a hot item expires, the hundreds of requests in flight for it wait for one read
+        instead of all queueing for the database pool at once.
+        """
+        text = self.get(key)
+        if text is not None:
+            return text
+        loading = self._loading.get(key)
+        if loading is not None:
+            try:
+                return await asyncio.shield(loading)
+            except asyncio.CancelledError:
+                if not loading.cancelled():
+                    raise  # this request itself was cancelled
+                return await fetch()  # the shared read failed: read on our own
+        future: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+        self._loading[key] = future
+        try:
+            text = await fetch()
+        except BaseException:
+            future.cancel()  # the waiters see CancelledError and retry on their own
+            raise
+        finally:
+            del self._loading[key]
+        if text is not None:
+            self.put(key, text)
+        future.set_result(text)
+        return text

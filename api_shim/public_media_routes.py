@@ -138,13 +138,14 @@ async def get_media(request: Request) -> Response:
     media_id = path_id(request)
     session = viewer_session(request)
     resources = resources_of(request)
-    text = resources.details.get(media_id)
-    if text is None:
+
+    async def fetch() -> str | None:
         row = await resources.fetch_one(GET_MEDIA, {"id": media_id})
-        if row is None:
-            raise ApiError(404, MEDIA_NOT_FOUND)
-        text = row[0]
-        resources.details.put(media_id, text)
+        return None if row is None else str(row[0])
+
+    text = await resources.details.load(media_id, fetch)
+    if text is None:
+        raise ApiError(404, MEDIA_NOT_FOUND)
     resources.views.record(media_id, session)  # buffered: the response does not wait
     return Response(text, media_type="application/json")
 

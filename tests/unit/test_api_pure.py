@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
@@ -142,3 +143,34 @@ def test_hot_cache_expires_drops_and_stays_bounded() -> None:
     cache.put(2, "b", now=30.0)
     cache.put(3, "c", now=30.0)
     assert cache.get(3, now=30.0) == "c" and cache.get(1, now=30.0) is None
+
+
+def test_hot_cache_reads_once_for_all_concurrent_callers() -> None:
+    cache = HotCache(ttl_s=60)
+    calls = 0
+
+    async def fetch() -> str | None:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.01)
+        return "row"
+
+    async def many() -> list[str | None]:
+        return await asyncio.gather(*(cache.load(5, fetch) for _ in range(50)))
+
+    assert asyncio.run(many()) == ["row"] * 50
+    assert calls == 1
+
+    async def failing() -> str | None:
+        await asyncio.sleep(0.01)  # the others are waiting on this read when it fails
+        raise RuntimeError("database down")
+
+    async def one_fails_the_rest_retry() -> list[object]:
+        cache.drop(5)
+        first = asyncio.ensure_future(cache.load(5, failing))
+        await asyncio.sleep(0)
+        rest = [cache.load(5, fetch) for _ in range(3)]
+        return await asyncio.gather(first, *rest, return_exceptions=True)
+
+    results = asyncio.run(one_fails_the_rest_retry())
+    assert isinstance(results[0], RuntimeError) and results[1:] == ["row"] * 3
