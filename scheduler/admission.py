@@ -31,7 +31,12 @@ from scheduler.model import Capacity, GpuView, LiveJob, PendingJob, Placement, P
 from scheduler.ordering import blocked_reason
 
 GPU_CLASSES = ("gpu_ai", "gpu_encode")
-SOON_S = 0.001  # a job past its expected end is assumed to end any moment now
+SOON_S = 0.001  # the shortest time anything is expected to take
+# A job past its expected end is assumed to need this share of its estimate again. Zero
+# would hold its GPU idle for the head job until it ends (estimates are often short); a
+# large share would let backfill delay the head by as much. Either way the head's wait
+# stays bounded: backfill only ever fills the time until a hold starts.
+OVERRUN_SHARE = 0.25
 
 
 @dataclass(frozen=True)
@@ -173,13 +178,23 @@ def build_states(
         if job.status == "running":
             running[state.view.uuid][0] += job.vram_mib
             running[state.view.uuid][1] += enc
-        ends_in = SOON_S
-        if job.expected_end is not None:
-            ends_in = max(SOON_S, (job.expected_end - now).total_seconds())
-        state.releases.append((ends_in, job.vram_mib, enc))
+        state.releases.append((_ends_in(job, now), job.vram_mib, enc))
     for uuid, state in states.items():
         state.settle(*running[uuid])
     return states
+
+
+def _ends_in(job: LiveJob, now: datetime) -> float:
+    """Seconds until a live job is expected to release its reservation."""
+    if job.expected_end is None:
+        return SOON_S
+    left = (job.expected_end - now).total_seconds()
+    if left > 0:
+        return left
+    if job.started_at is None:
+        return SOON_S
+    estimate = (job.expected_end - job.started_at).total_seconds()
+    return max(SOON_S, OVERRUN_SHARE * estimate)
 
 
 class ClassView:
@@ -301,12 +316,13 @@ class Planner:
         for k in range(j, len(jobs_b)):
             yield name_b, k + 1, jobs_b[k]
 
-    def _aged_keys(self, jobs: Sequence[PendingJob]) -> list[tuple[float, datetime]]:
+    def _aged_keys(self, jobs: Sequence[PendingJob]) -> list[tuple[float, datetime, int]]:
+        # Ties (same aged priority and time) go by id: the order the jobs were written in.
         now, aging = self.now, self.policy.aging_s
-        keys: list[tuple[float, datetime]] = []
+        keys: list[tuple[float, datetime, int]] = []
         for job in jobs:
             waited = max(0.0, (now - job.created_at).total_seconds())
-            key = (-(job.priority + waited / aging), job.created_at)
+            key = (-(job.priority + waited / aging), job.created_at, job.id)
             if keys and key < keys[-1]:
                 key = keys[-1]
             keys.append(key)

@@ -400,3 +400,11 @@ def test_big_job_starts_within_the_longest_small_job_plus_one_tick_of_reaching_t
 def test_greedy_admission_starves_the_big_job() -> None:
     waited, _ = run_stream(AdmissionPolicy(reserve_head=False), horizon_s=120)
     assert waited is None
+
+
+def test_across_classes_jobs_written_at_the_same_moment_go_in_id_order() -> None:
+    gpus = [gpu("GPU-a", 16384, slots=1)]
+    same = NOW - timedelta(seconds=5)
+    encode_first = PendingJob(1, "gpu_encode", 5, same, 1000)
+    ai_second = PendingJob(2, "gpu_ai", 5, same, 1000)
+    assert placed(plan([ai_second, encode_first], gpus)) == {1: "GPU-a"}
