@@ -240,13 +240,20 @@ def test_the_hold_counts_jobs_still_running_when_it_starts() -> None:
     assert reason(p, 2)[0] == "DRAINING_FOR"
 
 
-def test_a_job_past_its_expected_end_is_assumed_to_end_any_moment() -> None:
+def test_a_job_past_its_expected_end_is_assumed_to_need_a_quarter_of_its_estimate() -> None:
     gpus = [gpu("GPU-80", 81920, slots=8)]
-    live = [running(90, "GPU-80", 40000, ends_in=-5)]  # overran its estimate
-    p = plan(
-        [job(1, 71680), job(2, 8192, expected_s=1.0), job(3, 20000, expected_s=1.0)], gpus, live
+    overdue = LiveJob(
+        90,
+        "gpu_ai",
+        "running",
+        "GPU-80",
+        40000,
+        started_at=NOW - timedelta(seconds=100),
+        expected_end=NOW - timedelta(seconds=40),  # a 60 s estimate, overrun by 40 s
     )
-    # the head's hold starts "now": only what fits beside it (8192 <= 9728) may start
+    pending = [job(1, 71680), job(2, 20000, expected_s=10), job(3, 20000, expected_s=30)]
+    p = plan(pending, gpus, [overdue])
+    # assumed to end in 15 s: a 10 s job may backfill, a 30 s one would delay the head
     assert placed(p) == {2: "GPU-80"}
     assert reason(p, 3)[0] == "DRAINING_FOR"
 
