@@ -509,7 +509,7 @@ def openapi_document() -> Schema:
     }
 
 
-def serve_openapi(_: Request) -> JSONResponse:
+async def serve_openapi(_: Request) -> JSONResponse:
     return JSONResponse(openapi_document())
 
 

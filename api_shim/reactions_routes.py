@@ -79,7 +79,7 @@ async def list_reactions(request: Request) -> JSONResponse:
     return JSONResponse({"reactions": [reaction_json(*row) for row in rows]})
 
 
-def get_config(_: Request) -> JSONResponse:
+async def get_config(_: Request) -> JSONResponse:
     return JSONResponse({"reactions": reaction_config()})
 
 

@@ -194,3 +194,19 @@ def test_reconciliation_fixes_drift_and_reports_it(settings: Settings, base: str
     assert scalar(settings, "SELECT n FROM public_media_counts WHERE category = 'cat1'") == 3
     assert reconcile_counters(settings) is None
     assert c  # untouched
+
+
+def test_finish_and_watch_time_stay_exact_under_concurrency(settings: Settings, base: str) -> None:
+    (media,) = insert_media(settings, duration_seconds=100)
+    finish = f"/api/media/public/{media}/finish"
+    watch = f"/api/media/public/{media}/watch-time"
+    per_connection = [[("POST", finish, {"sessionId": f"f{i}"})] for i in range(100)]
+    per_connection += [[("POST", finish, {"sessionId": "same"})] for _ in range(50)]
+    # 40 x 10 s from one session on a 100 s video: never more than the video lasts.
+    per_connection += [[("POST", watch, {"seconds": 10, "sessionId": "w"})] for _ in range(40)]
+    responses = _fire(base, per_connection)
+    assert {status for status, _ in responses} == {200}
+    assert scalar(settings, "SELECT finish_count FROM public_media WHERE id = %s", media) == 101
+    assert scalar(settings, "SELECT total_watch_time FROM public_media WHERE id = %s", media) == 100
+    recorded = [body["recorded"] for _, body in responses if "recorded" in body]
+    assert sum(recorded) == 100 and sorted(set(recorded)) == [0, 10]
