@@ -230,8 +230,14 @@ def phases() -> str:
 def bench_database(pending: int, runs: int) -> None:
     name, url = scratch_database()
     try:
+        # The seeded hosts and jobs never heartbeat again: long timeouts keep them live.
         settings = Settings(
-            database_url=url, redis_url=REDIS_URL, queue_prefix=f"mqbench{name[-8:]}"
+            database_url=url,
+            redis_url=REDIS_URL,
+            queue_prefix=f"mqbench{name[-8:]}",
+            host_timeout_s=3600.0,
+            heartbeat_timeout_s=3600.0,
+            claim_timeout_s=3600.0,
         ).validated()
         seed_database(settings, pending)
         engine = engine_for(settings.database_url)
