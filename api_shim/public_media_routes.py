@@ -22,7 +22,6 @@ from api_shim.gallery import (
     MAX_LIMIT,
     SORTS,
     GalleryFilter,
-    SearchTotals,
     has_more,
     page_sql,
     search_count_sql,
@@ -47,8 +46,6 @@ INT32_MAX = 2**31 - 1
 
 MEDIA_NOT_FOUND = "Media not found"
 MEDIA_LOCKED = "Media is locked"
-
-_TOTALS = SearchTotals()
 
 GET_MEDIA = (
     f"SELECT {MEDIA_DETAIL_JSON}::text FROM public_media WHERE id = %(id)s AND NOT is_locked"
@@ -95,12 +92,12 @@ def gallery_filter(request: Request) -> GalleryFilter:
 
 
 async def _search_total(resources: Resources, f: GalleryFilter) -> int:
-    cached = _TOTALS.get(f.total_key())
+    cached = resources.search_totals.get(f.total_key())
     if cached is not None:
         return cached
     row = await resources.fetch_one(search_count_sql(f), f.params())
     total = int(row[0]) if row else 0
-    _TOTALS.put(f.total_key(), total)
+    resources.search_totals.put(f.total_key(), total)
     return total
 
 

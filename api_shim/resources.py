@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.requests import Request
 
+from api_shim.gallery import SearchTotals
 from api_shim.hotcache import HotCache
 from api_shim.views import ViewBuffer, ViewRecorder
 from mediaq.settings import Settings
@@ -44,6 +45,7 @@ class Resources:
     views: ViewRecorder
     buffer: ViewBuffer
     details: HotCache  # rendered media JSON of hot items (1 s)
+    search_totals: SearchTotals  # totals of gallery searches (5 s)
 
     async def fetch_one(self, sql: bytes, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
         """One row of a read-only statement (autocommit: no transaction around it)."""
@@ -73,7 +75,14 @@ async def open_resources(settings: Settings) -> Resources:
     buffer = ViewBuffer(settings.queue_prefix, settings.view_window_s)
     views = ViewRecorder(redis, buffer)
     views.start()
-    return Resources(pool=pool, redis=redis, views=views, buffer=buffer, details=HotCache())
+    return Resources(
+        pool=pool,
+        redis=redis,
+        views=views,
+        buffer=buffer,
+        details=HotCache(),
+        search_totals=SearchTotals(),
+    )
 
 
 async def close_resources(resources: Resources) -> None:
