@@ -1,9 +1,10 @@
 """What the async endpoints share for the life of the app: a PostgreSQL pool, Redis, views.
 
 Opened by the app's lifespan inside the serving event loop and closed on shutdown (the tests
-run the app under a real uvicorn server, so the lifespan runs as in production). The pool hands out autocommit
-connections: a read is one statement with no ``BEGIN``/``COMMIT`` around it (about 30 % of a
-read endpoint's cost otherwise), and writes open an explicit ``conn.transaction()``.
+run the app under a real uvicorn server, so the lifespan runs as in production). The pool
+hands out autocommit connections: a read is one statement with no ``BEGIN``/``COMMIT``
+around it (about 30 % of a read endpoint's cost otherwise), and writes open an explicit
+``conn.transaction()``.
 """
 
 from __future__ import annotations

@@ -36,6 +36,7 @@ from scheduler.dispatch import (
 from scheduler.fleet import count_busy, database_now, load_capacity, load_live, load_pending
 from scheduler.model import Capacity, PendingJob, Placement, Waiting
 from scheduler.ordering import plan_slots
+from scheduler.reasoncache import ReasonCache
 from scheduler.rescue import rescue
 from tasks.celery_app import create_celery
 
@@ -72,6 +73,7 @@ class Scheduler:
         self.is_leader = False
         self.passes = 0
         self._capacity: Capacity | None = None
+        self._reasons = ReasonCache()
 
     # ---- one pass ------------------------------------------------------------------------
     def run_pass(self, conn: Connection, refresh: bool) -> PassReport:
@@ -133,7 +135,10 @@ class Scheduler:
             placements.extend(gpu_plan.admitted)
             waiting.extend(gpu_plan.waiting)
             report.admitted.extend(admit(conn, placements))
-            report.waiting = write_waiting(conn, waiting)
+            fresh = self._reasons.changed(waiting, time.monotonic())
+            report.waiting = write_waiting(conn, fresh)
+            self._reasons.keep_only(w.job_id for w in waiting)
+            self._reasons.remember(fresh)
             class_by_id = {j.id: c for c, jobs in heads.items() for j in jobs}
             for class_name in RESOURCE_CLASSES:
                 kept = [w.job_id for w in waiting if class_by_id.get(w.job_id) == class_name]
@@ -167,6 +172,7 @@ class Scheduler:
         return got
 
     def _lead(self, conn: Connection, stop: threading.Event) -> None:
+        self._reasons.forget()  # another scheduler may have written reasons meanwhile
         conn.exec_driver_sql(f"LISTEN {CHANNEL}")
         conn.commit()
         driver = conn.connection.driver_connection
