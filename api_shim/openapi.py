@@ -17,9 +17,9 @@ from starlette.routing import Route
 from api_shim.gallery import SORTS
 from api_shim.params import INT32_MAX
 from api_shim.reactions import REACTIONS
-from api_shim.videos_routes import DIRECTORY_TYPES
 from mediaq.jobstates import JobStatus
 from mediaq.jobtypes import JOB_TYPES
+from mediaq.models import DIRECTORY_TYPES
 from mediaq.settings import RESOURCE_CLASSES
 
 Schema = dict[str, Any]

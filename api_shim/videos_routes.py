@@ -13,18 +13,7 @@ from api_shim.errors import ApiError
 from api_shim.mediajson import iso_sql, json_object_sql
 from api_shim.params import like_pattern, path_id, query_choice, query_int, query_str
 from api_shim.resources import resources_of
-
-DIRECTORY_TYPES = (
-    "studios",
-    "gifs",
-    "private",
-    "inbox",
-    "curated",
-    "playback",
-    "compilations",
-    "videos",
-    "highlights",
-)
+from mediaq.models import DIRECTORY_TYPES
 
 # The seed's list item: exactly these 9 keys.
 VIDEO_LIST_JSON = json_object_sql(

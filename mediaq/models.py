@@ -38,6 +38,19 @@ NAMING = {
 
 TZ = DateTime(timezone=True)
 
+# The seed's directory types (``videos.directory_type``).
+DIRECTORY_TYPES = (
+    "studios",
+    "gifs",
+    "private",
+    "inbox",
+    "curated",
+    "playback",
+    "compilations",
+    "videos",
+    "highlights",
+)
+
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)

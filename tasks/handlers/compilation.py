@@ -14,13 +14,12 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from mediaq.errors import InvalidParams
-from mediaq.models import Compilation, Video
+from mediaq.models import DIRECTORY_TYPES, Compilation, Video
 from tasks.context import JobContext
 from tasks.media.encoders import encoder_for_job
 from tasks.media.ffargs import Frame, Segment, VideoEncoder, build_concat_argv, build_grid_argv
 from tasks.media.ffmpeg import run_encode
 from tasks.media.jobio import Source, describe_output, load_sources
-from tasks.media.labels import DIRECTORY_TYPES
 from tasks.media.outputs import atomic_file, output_path
 from tasks.media.params import get_float, get_int, get_optional_str, video_ids
 from tasks.registry import handler

@@ -4,19 +4,10 @@ from __future__ import annotations
 
 from pathlib import PurePath
 
-# The seed's directory types; the first path component under the library root that names
-# one decides a file's type, anything else is a plain "videos" file.
-DIRECTORY_TYPES = (
-    "studios",
-    "gifs",
-    "private",
-    "inbox",
-    "curated",
-    "playback",
-    "compilations",
-    "videos",
-    "highlights",
-)
+from mediaq.models import DIRECTORY_TYPES
+
+# The first path component under the library root that names one of the seed's directory
+# types decides a file's type; anything else is a plain "videos" file.
 DEFAULT_DIRECTORY_TYPE = "videos"
 
 VIDEO_EXTENSIONS = frozenset(
