@@ -84,6 +84,7 @@ def celery_argv(spec: WorkerSpec) -> list[str]:
         sys.executable,
         "-m",
         "celery",
+        "--quiet",  # no start-up banner: the logs stay one JSON object per line when asked
         "-A",
         "tasks.worker_entry",
         "worker",
@@ -186,10 +187,16 @@ class WorkerSupervisor:
         return frozenset(pids)
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        """Warm shutdown (SIGTERM: finish or give back the current tasks), then SIGKILL."""
+        """Warm shutdown, then SIGKILL for whatever still runs after ``timeout_s``.
+
+        SIGTERM goes to each Celery main process only: it stops taking messages and lets
+        its pool children finish the jobs they run. A job longer than the timeout is
+        killed with the whole group; its heartbeat stops and the scheduler retries it.
+        """
         for worker in self.workers:
             if worker.proc is not None and worker.proc.poll() is None:
-                _signal_group(worker.proc.pid, signal.SIGTERM)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(worker.proc.pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout_s
         for worker in self.workers:
             if worker.proc is None:
@@ -199,6 +206,8 @@ class WorkerSupervisor:
             except subprocess.TimeoutExpired:
                 _signal_group(worker.proc.pid, signal.SIGKILL)
                 worker.proc.wait()
+            # pool children that outlived their main process are ended with the group
+            _signal_group(worker.proc.pid, signal.SIGKILL)
 
     @staticmethod
     def _spawn(worker: SupervisedWorker) -> None:
