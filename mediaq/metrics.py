@@ -40,7 +40,8 @@ STATUSES = tuple(s.value for s in JobStatus)
 # Event counters kept in Redis by the processes where the events happen.
 DUPLICATES_DROPPED = "duplicates_dropped"
 RESCUES = "rescues"
-COUNTERS = (DUPLICATES_DROPPED, RESCUES)
+VIEWS_FLUSHED = "views_flushed"
+COUNTERS = (DUPLICATES_DROPPED, RESCUES, VIEWS_FLUSHED)
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,6 @@ class MetricsSnapshot:
     hosts: dict[str, bool] = field(default_factory=dict)  # host -> live
     gpus: tuple[GpuSample, ...] = ()
     counters: dict[str, int] = field(default_factory=dict)  # COUNTERS -> total
-    views_flushed: int = 0
     broker_messages: dict[str, int] = field(default_factory=dict)  # queue -> messages
 
 
@@ -195,8 +195,8 @@ def _counter_families(snap: MetricsSnapshot) -> Iterator[Metric]:
     )
     yield CounterMetricFamily(
         "mediaq_views_flushed",
-        "Gallery views flushed from the Redis buffer into PostgreSQL (sum of view_count).",
-        value=snap.views_flushed,
+        "Gallery views flushed from the Redis buffer into PostgreSQL.",
+        value=snap.counters.get(VIEWS_FLUSHED, 0),
     )
 
 
@@ -239,12 +239,8 @@ def read_snapshot(
         hosts=_read_hosts(conn, settings),
         gpus=gpus,
         counters=counters,
-        views_flushed=int(conn.execute(text(_VIEWS_SQL)).scalar() or 0),
         broker_messages=broker,
     )
-
-
-_VIEWS_SQL = "SELECT coalesce(sum(view_count), 0) FROM public_media"
 
 
 def _read_job_counts(conn: Connection) -> dict[tuple[str, str], int]:

@@ -23,6 +23,7 @@ from sqlalchemy import Connection, text
 
 from api_shim.views import ViewBuffer
 from mediaq.db import engine_for
+from mediaq.metrics import VIEWS_FLUSHED, count_event
 from mediaq.settings import Settings
 from scheduler.periodic import periodic
 
@@ -108,6 +109,7 @@ def drain_views(settings: Settings, redis: Redis) -> FlushReport:
             media += len(counts)
         else:
             replayed += 1
+    count_event(settings, VIEWS_FLUSHED, views)
     return FlushReport(batches=len(batches), views=views, media=media, replayed=replayed)
 
 

@@ -17,6 +17,7 @@ import redis
 
 from api_shim.views import ViewBuffer
 from mediaq.db import engine_for
+from mediaq.metrics import VIEWS_FLUSHED, read_counters
 from mediaq.settings import Settings
 from scheduler import periodic
 from scheduler.maintenance import (
@@ -117,6 +118,8 @@ def test_10000_views_from_100_sessions_add_exactly_100_after_a_flush(
     # The buffer is empty and a second flush adds nothing.
     assert drain_views(settings, redis_client).views == 0
     assert scalar(settings, "SELECT view_count FROM public_media WHERE id = %s", media) == after
+    # /metrics reports exactly what was flushed
+    assert read_counters(redis_client, settings.queue_prefix)[VIEWS_FLUSHED] == 100
 
 
 def test_views_of_one_session_within_the_window_count_once_and_locked_media_404(

@@ -207,6 +207,7 @@ def test_duplicate_deliveries_and_rescues_are_counted(
     assert read_counters(redis_client, settings.queue_prefix) == {
         "duplicates_dropped": 2,
         "rescues": 1,
+        "views_flushed": 0,
     }
     found = scrape(client)
     assert found[("mediaq_duplicate_deliveries_dropped_total", frozenset())] == 2

@@ -8,6 +8,7 @@ from mediaq.metrics import (
     DUPLICATES_DROPPED,
     MIB,
     RESCUES,
+    VIEWS_FLUSHED,
     WAIT_BUCKETS,
     GpuSample,
     MetricsSnapshot,
@@ -36,8 +37,7 @@ SNAP = MetricsSnapshot(
     waiting={("gpu_ai", "RESOURCES_VRAM"): 3, ("cpu", "PRIORITY"): 4},
     hosts={"gpu-1": True, "gpu-2": False},
     gpus=(GpuSample("gpu-1", "GPU-abc", 0, "RTX 4090", 24576, 20000, 6144, 2048, True),),
-    counters={RESCUES: 5, DUPLICATES_DROPPED: 9},
-    views_flushed=1234,
+    counters={RESCUES: 5, DUPLICATES_DROPPED: 9, VIEWS_FLUSHED: 1234},
     broker_messages={"mediaq.cpu": 2},
 )
 
