@@ -66,7 +66,8 @@ def create_app(settings: Settings) -> Starlette:
             allow_origins=list(settings.cors_origins),
             allow_credentials=True,
             allow_methods=["GET", "POST", "DELETE", "PATCH", "OPTIONS"],
-            allow_headers=["Authorization", "Content-Type"],
+            # X-Session-Id identifies an anonymous viewer (views, upvotes, finish)
+            allow_headers=["Authorization", "Content-Type", "X-Session-Id"],
         ),
     ]
     app = Starlette(

@@ -92,10 +92,11 @@ def test_unknown_origin_is_refused_and_allowed_origin_gets_credentials(
         headers={
             "Origin": ALLOWED,
             "Access-Control-Request-Method": "POST",
-            "Access-Control-Request-Headers": "content-type",
+            "Access-Control-Request-Headers": "content-type, x-session-id",
         },
     )
     assert preflight.status_code == 200
+    assert "x-session-id" in preflight.headers["access-control-allow-headers"].lower()
     assert preflight.headers["access-control-allow-origin"] == ALLOWED
     for method in ("GET", "OPTIONS", "POST"):
         refused = client.request(
