@@ -16,32 +16,23 @@ from api_shim.resources import resources_of
 from mediaq.models import DIRECTORY_TYPES
 
 # The seed's list item: exactly these 9 keys.
-VIDEO_LIST_JSON = json_object_sql(
-    [
-        ("id", "id"),
-        ("title", "title"),
-        ("filename", "filename"),
-        ("duration", "duration_seconds"),
-        ("fileSize", "file_size"),
-        ("width", "width"),
-        ("height", "height"),
-        ("createdAt", iso_sql("created_at")),
-        ("updatedAt", iso_sql("updated_at")),
-    ]
-)
+VIDEO_LIST_FIELDS = [
+    ("id", "id"),
+    ("title", "title"),
+    ("filename", "filename"),
+    ("duration", "duration_seconds"),
+    ("fileSize", "file_size"),
+    ("width", "width"),
+    ("height", "height"),
+    ("createdAt", iso_sql("created_at")),
+    ("updatedAt", iso_sql("updated_at")),
+]
+VIDEO_LIST_JSON = json_object_sql(VIDEO_LIST_FIELDS)
 
 # One video: the list keys plus every other column of the library, camelCase.
 VIDEO_DETAIL_JSON = json_object_sql(
     [
-        ("id", "id"),
-        ("title", "title"),
-        ("filename", "filename"),
-        ("duration", "duration_seconds"),
-        ("fileSize", "file_size"),
-        ("width", "width"),
-        ("height", "height"),
-        ("createdAt", iso_sql("created_at")),
-        ("updatedAt", iso_sql("updated_at")),
+        *VIDEO_LIST_FIELDS,
         ("path", "path"),
         ("producer", "producer"),
         ("creator", "creator"),

@@ -204,10 +204,8 @@ def build_gif_argv(
     ]
 
 
-def build_clip_argv(
-    src: str, dst: str, start: float, duration: float, encoder: VideoEncoder
-) -> list[str]:
-    """A frame-accurate clip, encoded again."""
+def _clip_input(src: str, start: float, duration: float) -> list[str]:
+    """Seek, read ``duration`` seconds, keep the first video and (if any) audio stream."""
     return [
         *base_argv(),
         "-ss",
@@ -220,6 +218,15 @@ def build_clip_argv(
         "0:v:0",
         "-map",
         "0:a:0?",
+    ]
+
+
+def build_clip_argv(
+    src: str, dst: str, start: float, duration: float, encoder: VideoEncoder
+) -> list[str]:
+    """A frame-accurate clip, encoded again."""
+    return [
+        *_clip_input(src, start, duration),
         "-sn",
         "-dn",
         "-vf",
@@ -237,17 +244,7 @@ def build_clip_argv(
 def build_extract_argv(src: str, dst: str, start: float, duration: float) -> list[str]:
     """A clip cut without encoding (stream copy): fast, starts at the keyframe at or before."""
     return [
-        *base_argv(),
-        "-ss",
-        fmt_seconds(start),
-        "-i",
-        src,
-        "-t",
-        fmt_seconds(duration),
-        "-map",
-        "0:v:0",
-        "-map",
-        "0:a:0?",
+        *_clip_input(src, start, duration),
         "-c",
         "copy",
         "-avoid_negative_ts",
