@@ -16,12 +16,13 @@ from api_shim import (
     jobs_routes,
     metrics_route,
     openapi,
+    pages,
     public_media_routes,
     reactions_routes,
     videos_routes,
 )
 from api_shim.errors import EXCEPTION_HANDLERS
-from api_shim.middleware import BodyLimit, OriginGate
+from api_shim.middleware import BodyLimit, OriginGate, SecurityHeaders
 from api_shim.resources import lifespan
 from mediaq.db import session_factory
 from mediaq.errors import ConfigError
@@ -50,6 +51,7 @@ def routes() -> list[BaseRoute]:
         *comments_routes.ROUTES,
         *admin_media_routes.ROUTES,
         *openapi.ROUTES,
+        *pages.ROUTES,
     ]
 
 
@@ -58,7 +60,8 @@ def create_app(settings: Settings) -> Starlette:
     if not settings.enable_media_features:
         raise ConfigError(FEATURE_DISABLED)
     middleware = [
-        # Outermost: unknown origins and oversized bodies are refused before anything runs.
+        Middleware(SecurityHeaders),
+        # Then: unknown origins and oversized bodies are refused before anything runs.
         Middleware(OriginGate, allowed=settings.cors_origins),
         Middleware(BodyLimit),
         Middleware(

@@ -1,4 +1,4 @@
-"""ASGI middleware of the shim: the CORS origin gate and the request body size limit.
+"""ASGI middleware of the shim: security headers, the CORS origin gate, the body size limit.
 
 The seed refuses a request whose ``Origin`` is not in ``CORS_ORIGINS`` (its CORS origin
 callback fails the request); Starlette's ``CORSMiddleware`` would only leave the CORS headers
@@ -17,6 +17,30 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api_shim.errors import ApiError
 
 CORS_REFUSED = "CORS not allowed"
+
+# Pages load scripts, styles, images, video and data from this origin only; no inline script,
+# no inline style attribute, no plugin, no framing, no <base> rewriting.
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "media-src 'self'",
+        "connect-src 'self'",
+        "font-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
+SECURITY_HEADERS = (
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+)
 MAX_REQUEST_BYTES = 16 * 1024 * 1024  # the largest body of any route (bulk job enqueue)
 
 
@@ -65,6 +89,27 @@ class OriginGate:
                 await send_json(send, 403, {"error": CORS_REFUSED})
                 return
         await self.app(scope, receive, send)
+
+
+class SecurityHeaders:
+    """Every response carries the strict CSP and its companions (set once, here)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                names = {key.lower() for key, _ in message.get("headers", ())}
+                extra = [(k, v) for k, v in SECURITY_HEADERS if k not in names]
+                message = {**message, "headers": [*message.get("headers", ()), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
 class BodyLimit:

@@ -16,7 +16,7 @@ function el(tag, attrs, ...children) {
   for (const [key, value] of Object.entries(attrs || {})) {
     if (key === "class") node.className = value;
     else if (key.startsWith("data-")) node.setAttribute(key, value);
-    else if (key === "style") node.setAttribute("style", value);
+    else if (key === "style") node.style.cssText = value; // CSSOM: allowed by the strict CSP
     else node[key] = value;
   }
   for (const child of children) {
