@@ -407,3 +407,13 @@ class SchedulerState(Base):
     key: Mapped[str] = mapped_column(Text, primary_key=True)
     value: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     updated_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
+
+
+class FleetSetting(Base):
+    """Named values the whole fleet shares (``mediaq.fleetconfig``): the library id, CPU-only."""
+
+    __tablename__ = "fleet_settings"
+
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())

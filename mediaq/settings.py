@@ -244,6 +244,11 @@ _ENV_NAMES = {
 }
 
 
+def env_name(field_name: str) -> str:
+    """The environment variable of a settings field (``library_root``: ``MEDIAQ_LIBRARY_ROOT``)."""
+    return _ENV_NAMES[field_name]
+
+
 def settings_to_env(settings: Settings) -> dict[str, str]:
     """The environment that rebuilds ``settings`` in a child process (inverse of from_env)."""
     env: dict[str, str] = {}

@@ -5,6 +5,8 @@ and its GPUs, serves fresh GPU samples to its workers' preflight checks, starts 
 worker processes (a CPU worker and one per GPU, each with ``CUDA_VISIBLE_DEVICES`` set to
 its GPU's UUID), and heartbeats GPU snapshots every ``heartbeat_interval_s``.
 
+- It first checks that its library roots hold the fleet's library (``mediaq.library``) and
+  are writable; otherwise it refuses to start, naming the setting to fix.
 - A host that stops heartbeating gets no new work; on a clean stop it says so at once.
 - A GPU NVML reports lost is marked unhealthy in the same heartbeat (the scheduler excludes
   it at once), its Celery worker is killed and its jobs go back to be placed elsewhere.
@@ -21,6 +23,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from mediaq.db import engine_for
+from mediaq.library import check_library
 from mediaq.settings import Settings
 from workers.celery_procs import WorkerSupervisor, worker_specs
 from workers.gpu_backend import GpuBackend, GpuSnapshot, open_backend
@@ -44,6 +47,11 @@ class HostDaemon:
         return any(c.startswith("gpu_") for c in self.settings.classes)
 
     def start(self) -> None:
+        with self.engine.begin() as conn:
+            # Refuses (LibraryMismatch) before registering: a host that mounted the wrong
+            # storage, or cannot write its results, must never take a job.
+            library_id = check_library(conn, self.settings)
+        log.info("library %s at %s", library_id, self.settings.library_root)
         snaps = self.backend.snapshot() if self.serves_gpus else []
         lost = frozenset(s.uuid for s in snaps if not s.healthy)
         with self.engine.begin() as conn:
