@@ -14,6 +14,7 @@ set to the GPU's UUID), exactly as mediaq's per-GPU Celery workers do.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -168,10 +169,8 @@ def read_nvml(nvml: Any = None) -> tuple[list[Check], list[GpuInfo]]:
             gpus.append(info)
         return checks, gpus
     finally:
-        try:
+        with contextlib.suppress(nvml.NVMLError):
             nvml.nvmlShutdown()
-        except nvml.NVMLError:
-            pass
 
 
 # ---- test encodes ------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pynvml
-import pytest
 
 from ops.gpudoctor import NOTE, OK, PROBLEM, exit_code, ffmpeg_argv, gpu_report, read_nvml
 from tests.unit.test_nvml_contract import ScriptedGpu, ScriptedNvml
