@@ -1,8 +1,11 @@
-"""Comments on public media: add (auth optional, else session-based) and list by media.
+"""Comments on public media: add (auth optional, else session-based), list by media, moderate.
 
 The comment row and ``comment_count + 1`` are written in one transaction, so the counter
-equals the rows. The list's total is that counter (no count per request). Session ids are
-never echoed back: they also authorize upvote removal.
+equals the visible rows. An admin may hide a comment (``PATCH /api/media/comments/{id}``
+with ``{"hidden": true|false}``) or delete it (``DELETE``); a hidden comment leaves the public
+list and ``comment_count`` in the transaction that hides it, and comes back when unhidden.
+The list's total is that counter (no count per request). Session ids are never echoed back:
+they also authorize upvote removal.
 """
 
 from __future__ import annotations
@@ -14,9 +17,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from api_shim.auth import optional_user
+from api_shim.auth import optional_user, require_admin
 from api_shim.errors import ApiError
-from api_shim.params import INT32_MAX, body_int, body_str, json_body, query_int
+from api_shim.params import INT32_MAX, body_int, body_str, json_body, path_id, query_int
 from api_shim.reactions import format_video_time
 from api_shim.resources import resources_of
 from mediaq.jsonfmt import iso
@@ -35,9 +38,41 @@ INSERT_COMMENT = b"""INSERT INTO comments
 SELECT id, %(user)s, %(session)s, %(author)s, %(body)s, %(ts)s
 FROM public_media WHERE id = %(id)s AND NOT is_locked RETURNING id, created_at"""
 BUMP_COMMENTS = b"UPDATE public_media SET comment_count = comment_count + 1 WHERE id = %(id)s"
-LIST_COMMENTS = b"""SELECT id, media_id, user_id, author_name, body, video_timestamp, created_at
-FROM comments WHERE media_id = %(id)s
+COMMENT_COLUMNS = b"id, media_id, user_id, author_name, body, video_timestamp, created_at"
+LIST_COMMENTS = (
+    b"SELECT "
+    + COMMENT_COLUMNS
+    + b""" FROM comments
+WHERE media_id = %(id)s AND hidden_at IS NULL
 ORDER BY created_at DESC, id DESC LIMIT %(limit)s OFFSET %(offset)s"""
+)
+# Admins see hidden comments too (the shared media page), each with its ``hidden`` flag.
+LIST_ALL_COMMENTS = (
+    b"SELECT "
+    + COMMENT_COLUMNS
+    + b""", hidden_at IS NOT NULL FROM comments
+WHERE media_id = %(id)s
+ORDER BY created_at DESC, id DESC LIMIT %(limit)s OFFSET %(offset)s"""
+)
+COUNT_ALL_COMMENTS = b"SELECT count(*) FROM comments WHERE media_id = %(id)s"
+# Hide/unhide and delete move comment_count in the same transaction, only when the row's
+# visibility really changed (a second hide of a hidden comment changes nothing).
+HIDE = (
+    b"UPDATE comments SET hidden_at = now() WHERE id = %(cid)s AND hidden_at IS NULL RETURNING "
+    + COMMENT_COLUMNS
+)
+UNHIDE = (
+    b"UPDATE comments SET hidden_at = NULL WHERE id = %(cid)s AND hidden_at IS NOT NULL "
+    b"RETURNING " + COMMENT_COLUMNS
+)
+GET_COMMENT = (
+    b"SELECT " + COMMENT_COLUMNS + b", hidden_at IS NOT NULL FROM comments WHERE id = %(cid)s"
+)
+DELETE_COMMENT = b"""DELETE FROM comments WHERE id = %(cid)s
+RETURNING media_id, hidden_at IS NULL"""
+MOVE_COMMENTS = b"""UPDATE public_media SET comment_count = GREATEST(comment_count + %(d)s, 0)
+WHERE id = %(id)s"""
+COMMENT_NOT_FOUND = "Comment not found"
 
 
 def comment_json(
@@ -115,22 +150,41 @@ async def add_comment(request: Request) -> JSONResponse:
     return JSONResponse({"success": True, "comment": comment}, status_code=201)
 
 
+def _include_hidden(request: Request) -> bool:
+    """``includeHidden=true`` lists hidden comments too; admins only."""
+    raw = request.query_params.get("includeHidden")
+    if raw in (None, "", "false"):
+        return False
+    if raw != "true":
+        raise ApiError(400, "includeHidden must be true or false")
+    require_admin(request)
+    return True
+
+
 async def list_comments(request: Request) -> JSONResponse:
     if not request.query_params.get("mediaId"):
         raise ApiError(400, "mediaId is required")
     media_id = query_int(request, "mediaId", 0, 1)
     limit = query_int(request, "limit", 50, 1, 100)
     offset = query_int(request, "offset", 0, 0)
+    everything = _include_hidden(request)
     resources = resources_of(request)
     state = await resources.fetch_one(MEDIA_STATE, {"id": media_id})
-    if state is None or state[0]:
+    if state is None or (state[0] and not everything):
         raise ApiError(404, "Media not found")
     params = {"id": media_id, "limit": limit, "offset": offset}
-    rows = await resources.fetch_all(LIST_COMMENTS, params)
-    total = int(state[2])
+    if everything:
+        rows = await resources.fetch_all(LIST_ALL_COMMENTS, params)
+        counted = await resources.fetch_one(COUNT_ALL_COMMENTS, params)
+        total = int(counted[0]) if counted else 0
+        comments = [{**comment_json(*row[:7]), "hidden": bool(row[7])} for row in rows]
+    else:
+        rows = await resources.fetch_all(LIST_COMMENTS, params)
+        total = int(state[2])
+        comments = [comment_json(*row) for row in rows]
     return JSONResponse(
         {
-            "comments": [comment_json(*row) for row in rows],
+            "comments": comments,
             "pagination": {
                 "total": total,
                 "limit": limit,
@@ -141,7 +195,51 @@ async def list_comments(request: Request) -> JSONResponse:
     )
 
 
+def _hidden_flag(body: dict[str, Any]) -> bool:
+    value = body.get("hidden")
+    if not isinstance(value, bool):
+        raise ApiError(400, "hidden must be true or false")
+    return value
+
+
+async def moderate_comment(request: Request) -> JSONResponse:
+    """Hide or show one comment (admin): ``{"hidden": true|false}`` → the comment."""
+    require_admin(request)
+    comment_id = path_id(request)
+    hidden = _hidden_flag(await json_body(request, SMALL_BODY))
+    resources = resources_of(request)
+    params = {"cid": comment_id}
+    async with resources.pool.connection() as conn, conn.transaction():
+        row = await (await conn.execute(HIDE if hidden else UNHIDE, params)).fetchone()
+        if row is not None:
+            await conn.execute(MOVE_COMMENTS, {"id": row[1], "d": -1 if hidden else 1})
+    if row is None:  # already in the state asked for, or no such comment
+        current = await resources.fetch_one(GET_COMMENT, params)
+        if current is None:
+            raise ApiError(404, COMMENT_NOT_FOUND)
+        row = current[:7]
+    resources.details.drop(int(row[1]))
+    return JSONResponse({"success": True, "comment": {**comment_json(*row), "hidden": hidden}})
+
+
+async def delete_comment(request: Request) -> JSONResponse:
+    """Delete one comment for good (admin) → ``{success, id}``."""
+    require_admin(request)
+    comment_id = path_id(request)
+    resources = resources_of(request)
+    async with resources.pool.connection() as conn, conn.transaction():
+        row = await (await conn.execute(DELETE_COMMENT, {"cid": comment_id})).fetchone()
+        if row is not None and row[1]:  # it was visible: it leaves the counter too
+            await conn.execute(MOVE_COMMENTS, {"id": row[0], "d": -1})
+    if row is None:
+        raise ApiError(404, COMMENT_NOT_FOUND)
+    resources.details.drop(int(row[0]))
+    return JSONResponse({"success": True, "id": comment_id})
+
+
 ROUTES = [
     Route("/api/media/comments", add_comment, methods=["POST"]),
     Route("/api/media/comments", list_comments, methods=["GET"]),
+    Route("/api/media/comments/{id}", moderate_comment, methods=["PATCH"]),
+    Route("/api/media/comments/{id}", delete_comment, methods=["DELETE"]),
 ]

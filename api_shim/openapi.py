@@ -145,7 +145,18 @@ SCHEMAS: dict[str, Schema] = {
             "videoTimestamp": NINT,
             "formattedTime": NSTR,
             "createdAt": TIME,
-        }
+            "hidden": BOOL,  # moderation answers and admin lists only
+        },
+        required=[
+            "id",
+            "mediaId",
+            "userId",
+            "authorName",
+            "content",
+            "videoTimestamp",
+            "formattedTime",
+            "createdAt",
+        ],
     ),
     "Job": {"type": "object", "required": ["id", "type", "status"]},
 }
@@ -280,6 +291,11 @@ def media_paths() -> dict[str, Schema]:
                 params=[
                     {"name": "mediaId", "in": "query", "required": True, "schema": ID_PARAM},
                     *LIMIT_OFFSET,
+                    query(
+                        "includeHidden",
+                        {"type": "string", "enum": ["true", "false"]},
+                        "admin only: hidden comments too, each with `hidden`",
+                    ),
                 ],
             ),
             "post": op(
@@ -298,6 +314,21 @@ def media_paths() -> dict[str, Schema]:
                         required=["mediaId", "content"],
                     )
                 ),
+            ),
+        },
+        "/api/media/comments/{id}": {
+            "patch": op(
+                "Hide or show a comment (admin); hidden comments leave the list and commentCount",
+                obj({"success": BOOL, "comment": ref("Comment")}),
+                params=[PATH_ID],
+                request=body(obj({"hidden": BOOL}, required=["hidden"])),
+                auth=True,
+            ),
+            "delete": op(
+                "Delete a comment (admin)",
+                obj({"success": BOOL, "id": INT}),
+                params=[PATH_ID],
+                auth=True,
             ),
         },
     }

@@ -3,10 +3,10 @@
 - ``flush_views`` (every 2 s): drains the Redis view buffer (``api_shim.views``) into
   ``public_media.view_count``, one ``UPDATE`` per batch, exactly once per view.
 - ``reconcile_counters`` (every 5 min): recomputes ``upvote_count`` and ``comment_count`` from
-  the ``upvotes`` and ``comments`` rows, and the gallery totals of ``public_media_counts`` from
-  ``public_media``, fixes any drift and reports it. Both write in the same transactions as the
-  rows they count, so drift means someone wrote around the API (a manual SQL fix, a restore);
-  the reconciliation is the safety net, not the mechanism.
+  the ``upvotes`` and the visible (not hidden) ``comments`` rows, and the gallery totals of
+  ``public_media_counts`` from ``public_media``, fixes any drift and reports it. Both write in
+  the same transactions as the rows they count, so drift means someone wrote around the API
+  (a manual SQL fix, a restore); the reconciliation is the safety net, not the mechanism.
 
 Every multi-row write here locks ``public_media`` rows in id order, the order the admin bulk
 lock uses too, so these never deadlock with each other or with the API.
@@ -133,7 +133,8 @@ DRIFTED = text(
     """
     SELECT p.id FROM public_media p
       LEFT JOIN (SELECT media_id, count(*) AS n FROM upvotes GROUP BY 1) u ON u.media_id = p.id
-      LEFT JOIN (SELECT media_id, count(*) AS n FROM comments GROUP BY 1) c ON c.media_id = p.id
+      LEFT JOIN (SELECT media_id, count(*) AS n FROM comments WHERE hidden_at IS NULL
+                  GROUP BY 1) c ON c.media_id = p.id
      WHERE p.upvote_count <> coalesce(u.n, 0) OR p.comment_count <> coalesce(c.n, 0)
      ORDER BY p.id
     """
@@ -142,7 +143,8 @@ TRUTH = text(
     """
     SELECT p.id,
            (SELECT count(*) FROM upvotes u WHERE u.media_id = p.id) AS up,
-           (SELECT count(*) FROM comments c WHERE c.media_id = p.id) AS cm
+           (SELECT count(*) FROM comments c
+             WHERE c.media_id = p.id AND c.hidden_at IS NULL) AS cm
       FROM public_media p WHERE p.id = ANY(:ids)
     """
 )

@@ -1,0 +1,65 @@
+"""Migration 0003 (comment moderation) on a populated database: up from 0002 and back."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from alembic import command
+
+from mediaq.db import dispose_engines
+from mediaq.migrate import alembic_config
+from tests.conftest import ADMIN_URL
+
+
+@pytest.fixture
+def empty_db() -> Iterator[str]:
+    name = f"mq_m3_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")  # type: ignore[arg-type]
+    yield f"{ADMIN_URL.rpartition('/')[0]}/{name}"
+    dispose_engines()
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")  # type: ignore[arg-type]
+
+
+def test_0003_keeps_comments_and_counts_and_downgrades(empty_db: str) -> None:
+    config = alembic_config(empty_db)
+    command.upgrade(config, "0002")
+    with psycopg.connect(empty_db, autocommit=True) as conn:
+        media = conn.execute(
+            "INSERT INTO public_media (path, filename, category, comment_count) "
+            "VALUES ('/p/a.mp4', 'a.mp4', 'clips', 3) RETURNING id"
+        ).fetchone()
+        assert media is not None
+        for body in ("one", "two", "three"):
+            conn.execute(
+                "INSERT INTO comments (media_id, session_id, author_name, body) "
+                "VALUES (%s, 's', 'Anonymous', %s)",
+                (media[0], body),
+            )
+    command.upgrade(config, "0003")
+    dispose_engines()
+    with psycopg.connect(empty_db, autocommit=True) as conn:
+        rows = conn.execute("SELECT body, hidden_at FROM comments ORDER BY id").fetchall()
+        assert rows == [("one", None), ("two", None), ("three", None)]
+        # hide one the way the API does: the counter follows in the same transaction
+        with conn.transaction():
+            conn.execute("UPDATE comments SET hidden_at = now() WHERE body = 'two'")
+            conn.execute("UPDATE public_media SET comment_count = comment_count - 1")
+    command.downgrade(config, "0002")
+    dispose_engines()
+    with psycopg.connect(empty_db, autocommit=True) as conn:
+        bodies = [r[0] for r in conn.execute("SELECT body FROM comments ORDER BY id")]
+        assert bodies == ["one", "three"]  # the hidden comment does not come back as visible
+        assert conn.execute("SELECT comment_count FROM public_media").fetchone() == (2,)
+        columns = {
+            r[0]
+            for r in conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'comments'"
+            )
+        }
+        assert "hidden_at" not in columns
+    command.upgrade(config, "0003")  # and up again
