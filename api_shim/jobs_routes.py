@@ -13,13 +13,13 @@ from starlette.routing import Route
 from api_shim.auth import require_admin
 from api_shim.errors import ApiError
 from api_shim.params import body_int, body_str, json_body, path_id, query_choice, query_int
-from api_shim.serialize import iso, job_to_json
-from mediaq.enqueue import JobSpec, enqueue, enqueue_many
+from api_shim.serialize import ATTEMPT_COLUMNS, iso, job_to_json, row_to_json
+from mediaq.enqueue import MAX_UNIQUE_KEY, JobSpec, enqueue_job, enqueue_many
 from mediaq.errors import NotFound
 from mediaq.jobcontrol import cancel_job, retry_job
 from mediaq.jobstates import JobStatus
 from mediaq.jobtypes import JOB_TYPES
-from mediaq.models import Job, Pipeline, PipelineStep
+from mediaq.models import Job, JobAttempt, Pipeline, PipelineStep
 from mediaq.pipelines import StepSpec, create_pipeline
 from mediaq.queueview import queue_overview
 from mediaq.settings import RESOURCE_CLASSES
@@ -51,6 +51,7 @@ def spec_from_body(body: dict[str, Any], cpu_only: bool = False) -> JobSpec:
         vram_required=body_int(body, "vramRequired", None, 0, 16 * 1024 * 1024),
         max_attempts=body_int(body, "maxAttempts", None, 1, 100),
         cpu_only=cpu_only,
+        unique_key=body_str(body, "uniqueKey", max_length=MAX_UNIQUE_KEY),
     )
 
 
@@ -73,9 +74,10 @@ async def create_job(request: Request) -> JSONResponse:
     spec = spec_from_body(body, cpu_only)
     with _session(request) as session:
         with session.begin():
-            job_id = enqueue(session, spec)
+            job_id, created = enqueue_job(session, spec)
         job = session.get(Job, job_id)
-        return JSONResponse({"job": job_to_json(job)}, status_code=201)
+        # an existing live job with the same uniqueKey: 200 and that job
+        return JSONResponse({"job": job_to_json(job)}, status_code=201 if created else 200)
 
 
 def list_jobs(request: Request) -> JSONResponse:
@@ -150,7 +152,17 @@ def get_job(request: Request) -> JSONResponse:
         job = session.get(Job, job_id)
         if job is None:
             raise ApiError(404, "Job not found")
-        return JSONResponse(_with_live_position(session, job))
+        data = _with_live_position(session, job)
+        data["attempts"] = attempts_json(session, job_id)
+        return JSONResponse(data)
+
+
+def attempts_json(session: Session, job_id: int) -> list[dict[str, Any]]:
+    """Every attempt of a job, oldest first: start, end, host, GPU, outcome, error tail."""
+    rows = session.scalars(
+        select(JobAttempt).where(JobAttempt.job_id == job_id).order_by(JobAttempt.attempt)
+    ).all()
+    return [row_to_json(row, ATTEMPT_COLUMNS) for row in rows]
 
 
 def _act(request: Request, action: Any) -> JSONResponse:

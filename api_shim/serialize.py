@@ -7,7 +7,7 @@ from typing import Any
 
 from mediaq.jsonfmt import iso
 
-__all__ = ["JOB_COLUMNS", "camel", "iso", "job_to_json", "row_to_json"]
+__all__ = ["ATTEMPT_COLUMNS", "JOB_COLUMNS", "camel", "iso", "job_to_json", "row_to_json"]
 
 
 def camel(name: str) -> str:
@@ -52,7 +52,10 @@ JOB_COLUMNS = [
     "queued_at",
     "last_error",
     "depends_on",
+    "unique_key",
 ]
+
+ATTEMPT_COLUMNS = ["attempt", "started_at", "ended_at", "host", "gpu", "outcome", "error"]
 
 
 def job_to_json(job: Any) -> dict[str, Any]:

@@ -99,6 +99,7 @@ def cmd_enqueue(args: argparse.Namespace, settings: Settings) -> int:
         args.resource_category,
         args.vram,
         cpu_only=settings.cpu_only,
+        unique_key=args.unique_key,
     )
     with transaction(settings.database_url) as session:
         job_id = enqueue(session, spec)
@@ -198,6 +199,11 @@ def build_parser() -> argparse.ArgumentParser:
     enq.add_argument("--priority", type=int, default=5)
     enq.add_argument("--resource-category", dest="resource_category")
     enq.add_argument("--vram", type=int)
+    enq.add_argument(
+        "--unique-key",
+        dest="unique_key",
+        help="while a job with this key is pending, queued or running, print its id instead",
+    )
     jobs = sub.add_parser("jobs", parents=[common], help="list jobs, or follow one")
     jobs.add_argument("id", nargs="?", type=int)
     jobs.add_argument("--status")

@@ -12,16 +12,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import insert, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from mediaq.errors import ValidationError
 from mediaq.jobtypes import job_type, resolve_resources
-from mediaq.models import Job
+from mediaq.models import UNIQUE_LIVE_PREDICATE, Job
 
 PRIORITY_MIN, PRIORITY_MAX = -1000, 1000
 DEFAULT_PRIORITY = 5
 MAX_PARAMS_BYTES = 64 * 1024
 MAX_VRAM_MIB = 16 * 1024 * 1024
+MAX_UNIQUE_KEY = 200
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,8 @@ class JobSpec:
     vram_required: int | None = None
     max_attempts: int | None = None
     cpu_only: bool = False  # the deployment runs GPU job types on CPU slots (MEDIAQ_CPU_ONLY)
+    # while a job with this key is pending, queued or running, enqueueing returns that job
+    unique_key: str | None = None
 
 
 def job_row(spec: JobSpec) -> dict[str, Any]:
@@ -67,6 +71,12 @@ def job_row(spec: JobSpec) -> dict[str, Any]:
     max_attempts = kind.max_attempts if spec.max_attempts is None else spec.max_attempts
     if not 1 <= max_attempts <= 100:
         raise ValidationError("maxAttempts must be between 1 and 100")
+    if spec.unique_key is not None and (
+        not isinstance(spec.unique_key, str)
+        or not 1 <= len(spec.unique_key) <= MAX_UNIQUE_KEY
+        or "\x00" in spec.unique_key
+    ):
+        raise ValidationError(f"uniqueKey must be a string of 1 to {MAX_UNIQUE_KEY} characters")
     return {
         "type": spec.type,
         "params": params,
@@ -75,18 +85,58 @@ def job_row(spec: JobSpec) -> dict[str, Any]:
         "vram_required": vram,
         "max_attempts": max_attempts,
         "status": "pending",
+        "unique_key": spec.unique_key,
     }
 
 
 def enqueue(session: Session, spec: JobSpec, **extra: Any) -> int:
-    """Insert one job in the caller's transaction and return its id."""
+    """Insert one job in the caller's transaction and return its id.
+
+    With ``spec.unique_key``, the id of the live job holding that key when there is one.
+    """
+    return enqueue_job(session, spec, **extra)[0]
+
+
+def enqueue_job(session: Session, spec: JobSpec, **extra: Any) -> tuple[int, bool]:
+    """Insert one job; ``(id, True)`` when a row was written, ``(id, False)`` when a live job
+    with the same ``unique_key`` exists and is returned instead.
+
+    Uniqueness is the partial unique index ``idx_jobs_unique_live``: the insert does nothing
+    on conflict (waiting for a concurrent inserter of the same key to commit or roll back),
+    then the live holder is read. Should that job finish in between, the insert is tried
+    again, so the answer is always a job that was live with that key.
+    """
     row = job_row(spec) | extra
-    job_id = session.execute(insert(Job).values(**row).returning(Job.id)).scalar_one()
-    return int(job_id)
+    if row.get("unique_key") is None:
+        job_id = session.execute(insert(Job).values(**row).returning(Job.id)).scalar_one()
+        return int(job_id), True
+    for _ in range(10):
+        created = session.execute(
+            pg_insert(Job)
+            .values(**row)
+            .on_conflict_do_nothing(
+                index_elements=["unique_key"], index_where=text(UNIQUE_LIVE_PREDICATE)
+            )
+            .returning(Job.id)
+        ).scalar_one_or_none()
+        if created is not None:
+            return int(created), True
+        holder = session.execute(
+            text(f"SELECT id FROM jobs WHERE unique_key = :k AND {UNIQUE_LIVE_PREDICATE}"),
+            {"k": row["unique_key"]},
+        ).scalar_one_or_none()
+        if holder is not None:
+            return int(holder), False
+    raise ValidationError(f"uniqueKey {row['unique_key']!r} is changing too fast; try again")
 
 
 def enqueue_many(session: Session, specs: Iterable[JobSpec]) -> list[int]:
-    """Insert many jobs in one statement batch; ids come back in the order of ``specs``."""
+    """Insert many jobs in one statement batch; ids come back in the order of ``specs``.
+
+    Jobs with a ``unique_key`` go one by one (each may return an existing job)."""
+    specs = list(specs)
+    if any(spec.unique_key is not None for spec in specs):
+        return [enqueue(session, spec) for spec in specs]
     rows = [job_row(spec) for spec in specs]
     if not rows:
         return []

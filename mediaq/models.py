@@ -20,6 +20,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     Text,
     UniqueConstraint,
     func,
@@ -27,6 +28,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from mediaq.jobstates import TERMINAL, JobStatus
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -281,6 +284,10 @@ class PipelineStep(Base):
 
 
 JOB_STATUSES = ("pending", "queued", "running", "completed", "failed", "cancelled")
+FINISHED_STATUSES = tuple(s.value for s in JobStatus if s in TERMINAL)
+FINISHED_SQL = "(" + ", ".join(f"'{s}'" for s in FINISHED_STATUSES) + ")"
+# While a job is in one of these, its unique key is held (the predicate of idx_jobs_unique_live).
+UNIQUE_LIVE_PREDICATE = "unique_key IS NOT NULL AND status IN ('pending', 'queued', 'running')"
 
 
 class Job(Base):
@@ -321,9 +328,25 @@ class Job(Base):
     held: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     last_error: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
+    # while a job with this key is live, enqueueing the key again returns it (0004)
+    unique_key: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
-        Index("idx_jobs_queue", "status", "priority", "created_at"),
+        # Lists by status, newest first, and their keyset pages (0004).
+        Index("idx_jobs_status_id", "status", "id"),
+        # Retention: the oldest finished jobs of one state first (0004).
+        Index(
+            "idx_jobs_finished",
+            "status",
+            "completed_at",
+            postgresql_where=text(f"status IN {FINISHED_SQL}"),
+        ),
+        Index(
+            "idx_jobs_unique_live",
+            "unique_key",
+            unique=True,
+            postgresql_where=text(UNIQUE_LIVE_PREDICATE),
+        ),
         Index("idx_jobs_resource", "resource_category", "status"),
         Index("idx_jobs_pipeline", "pipeline_id"),
         # The admission scan: pending jobs of one class in exact order, kept small by the
@@ -419,3 +442,75 @@ class FleetSetting(Base):
     name: Mapped[str] = mapped_column(Text, primary_key=True)
     value: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
+
+
+class QueuePause(Base):
+    """A paused resource class (``type = ''``) or job type within a class (0004)."""
+
+    __tablename__ = "queue_pauses"
+
+    resource_category: Mapped[str] = mapped_column(Text, primary_key=True)
+    type: Mapped[str] = mapped_column(Text, primary_key=True, server_default=text("''"))
+    paused_by: Mapped[str] = mapped_column(Text)
+    paused_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
+
+
+class Schedule(Base):
+    """A recurring job: a 5-field cron expression or a fixed interval (0004)."""
+
+    __tablename__ = "schedules"
+
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    cron: Mapped[str | None] = mapped_column(Text)
+    every_seconds: Mapped[int | None] = mapped_column(Integer)
+    timezone: Mapped[str] = mapped_column(Text, server_default=text("'UTC'"))
+    job: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
+    last_slot: Mapped[datetime | None] = mapped_column(TZ)
+
+    __table_args__ = (
+        CheckConstraint("(cron IS NULL) <> (every_seconds IS NULL)", name="one_rule"),
+        CheckConstraint("every_seconds IS NULL OR every_seconds >= 1", name="every_pos"),
+    )
+
+
+class ScheduleRun(Base):
+    """One enqueued slot of a schedule: the key that makes each slot run exactly once."""
+
+    __tablename__ = "schedule_runs"
+
+    schedule_name: Mapped[str] = mapped_column(
+        Text, ForeignKey("schedules.name", ondelete="CASCADE"), primary_key=True
+    )
+    slot: Mapped[datetime] = mapped_column(TZ, primary_key=True)
+    job_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
+
+
+class JobAttempt(Base):
+    """One attempt of a job, written by the ``jobs_transition`` trigger (0004)."""
+
+    __tablename__ = "job_attempts"
+
+    job_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True
+    )
+    attempt: Mapped[int] = mapped_column(Integer, primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
+    ended_at: Mapped[datetime | None] = mapped_column(TZ)
+    host: Mapped[str | None] = mapped_column(Text)
+    gpu: Mapped[str | None] = mapped_column(Text)
+    outcome: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class JobCount(Base):
+    """Finished jobs per (class, type, status), in shard rows; kept by triggers (0004)."""
+
+    __tablename__ = "job_counts"
+
+    resource_category: Mapped[str] = mapped_column(Text, primary_key=True)
+    type: Mapped[str] = mapped_column(Text, primary_key=True)
+    status: Mapped[str] = mapped_column(Text, primary_key=True)
+    shard: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))

@@ -1,0 +1,82 @@
+"""Revision 0004 on a populated database: upgrade from 0003 keeps every job and counts the
+finished ones; the new triggers keep attempts and counts; downgrade goes back cleanly."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from alembic import command
+
+from mediaq.db import dispose_engines
+from mediaq.migrate import alembic_config
+from tests.conftest import _admin, _url_for
+
+
+@pytest.fixture
+def bare_url() -> Iterator[str]:
+    name = f"mq_mig_{uuid.uuid4().hex[:10]}"
+    _admin(f"CREATE DATABASE {name}")
+    yield _url_for(name)
+    dispose_engines()
+    _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def _counts(conn: psycopg.Connection) -> dict[tuple[str, str, str], int]:
+    rows = conn.execute(
+        "SELECT resource_category, type, status, sum(n) FROM job_counts GROUP BY 1, 2, 3"
+    ).fetchall()
+    return {(c, t, s): int(n) for c, t, s, n in rows if n}
+
+
+def test_0004_upgrades_a_populated_database_and_back(bare_url: str) -> None:
+    config = alembic_config(bare_url)
+    command.upgrade(config, "0003")
+    with psycopg.connect(bare_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO jobs (type, status, resource_category) "
+            "SELECT 'noop', s, 'cpu' FROM unnest(ARRAY['pending','completed','completed',"
+            "'failed','cancelled','running']) AS s"
+        )
+    command.upgrade(config, "0004")
+    with psycopg.connect(bare_url, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM jobs").fetchone() == (6,)
+        assert _counts(conn) == {
+            ("cpu", "noop", "completed"): 2,
+            ("cpu", "noop", "failed"): 1,
+            ("cpu", "noop", "cancelled"): 1,
+        }
+        # a claim opens an attempt, a failure closes it with its error; counts follow
+        job_id = conn.execute("SELECT id FROM jobs WHERE status = 'pending'").fetchone()[0]
+        conn.execute(
+            "UPDATE jobs SET status = 'running', attempt = attempt + 1, "
+            "assigned_host = 'h1' WHERE id = %s",
+            (job_id,),
+        )
+        conn.execute(
+            "UPDATE jobs SET status = 'failed', failures = 1, last_error = 'boom' WHERE id = %s",
+            (job_id,),
+        )
+        row = conn.execute(
+            "SELECT attempt, host, outcome, error, ended_at IS NOT NULL FROM job_attempts "
+            "WHERE job_id = %s",
+            (job_id,),
+        ).fetchall()
+        assert row == [(1, "h1", "failed", "boom", True)]
+        assert _counts(conn)[("cpu", "noop", "failed")] == 2
+        conn.execute("DELETE FROM jobs WHERE status = 'completed'")
+        assert ("cpu", "noop", "completed") not in _counts(conn)
+        # the partial unique index: one live job per key, a finished one does not count
+        conn.execute("UPDATE jobs SET unique_key = 'k' WHERE id = %s", (job_id,))
+        conn.execute("INSERT INTO jobs (type, unique_key) VALUES ('noop', 'k')")
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            conn.execute("INSERT INTO jobs (type, unique_key) VALUES ('noop', 'k')")
+    command.downgrade(config, "0003")
+    with psycopg.connect(bare_url, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM jobs").fetchone() == (5,)
+        assert conn.execute("SELECT to_regclass('job_counts')").fetchone() == (None,)
+    command.upgrade(config, "head")
+    with psycopg.connect(bare_url, autocommit=True) as conn:
+        assert _counts(conn)[("cpu", "noop", "failed")] == 2
