@@ -215,7 +215,7 @@ class Comment(Base):
     body: Mapped[str] = mapped_column(Text)
     video_timestamp: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
-    # Set when an admin hides the comment (0003): out of the public list and comment_count.
+    # Set when an admin hides the comment (0005): out of the public list and comment_count.
     hidden_at: Mapped[datetime | None] = mapped_column(TZ)
 
     __table_args__ = (Index("idx_comments_media_created", "media_id", "created_at"),)

@@ -1,7 +1,7 @@
 """comment moderation: hidden comments
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-11-29 23:00:00
 
 - ``comments.hidden_at``: set when an admin hides a comment (NULL = visible). A hidden
@@ -14,8 +14,8 @@ Create Date: 2026-11-29 23:00:00
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

@@ -1,4 +1,4 @@
-"""Migration 0003 (comment moderation) on a populated database: up from 0002 and back."""
+"""Migration 0005 (comment moderation) on a populated database: up from 0004 and back."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from tests.conftest import ADMIN_URL
 
 @pytest.fixture
 def empty_db() -> Iterator[str]:
-    name = f"mq_m3_{uuid.uuid4().hex[:10]}"
+    name = f"mq_m5_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")  # type: ignore[arg-type]
     yield f"{ADMIN_URL.rpartition('/')[0]}/{name}"
@@ -25,9 +25,9 @@ def empty_db() -> Iterator[str]:
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")  # type: ignore[arg-type]
 
 
-def test_0003_keeps_comments_and_counts_and_downgrades(empty_db: str) -> None:
+def test_0005_keeps_comments_and_counts_and_downgrades(empty_db: str) -> None:
     config = alembic_config(empty_db)
-    command.upgrade(config, "0002")
+    command.upgrade(config, "0004")
     with psycopg.connect(empty_db, autocommit=True) as conn:
         media = conn.execute(
             "INSERT INTO public_media (path, filename, category, comment_count) "
@@ -40,7 +40,7 @@ def test_0003_keeps_comments_and_counts_and_downgrades(empty_db: str) -> None:
                 "VALUES (%s, 's', 'Anonymous', %s)",
                 (media[0], body),
             )
-    command.upgrade(config, "0003")
+    command.upgrade(config, "0005")
     dispose_engines()
     with psycopg.connect(empty_db, autocommit=True) as conn:
         rows = conn.execute("SELECT body, hidden_at FROM comments ORDER BY id").fetchall()
@@ -49,7 +49,7 @@ def test_0003_keeps_comments_and_counts_and_downgrades(empty_db: str) -> None:
         with conn.transaction():
             conn.execute("UPDATE comments SET hidden_at = now() WHERE body = 'two'")
             conn.execute("UPDATE public_media SET comment_count = comment_count - 1")
-    command.downgrade(config, "0002")
+    command.downgrade(config, "0004")
     dispose_engines()
     with psycopg.connect(empty_db, autocommit=True) as conn:
         bodies = [r[0] for r in conn.execute("SELECT body FROM comments ORDER BY id")]
@@ -62,4 +62,4 @@ def test_0003_keeps_comments_and_counts_and_downgrades(empty_db: str) -> None:
             )
         }
         assert "hidden_at" not in columns
-    command.upgrade(config, "0003")  # and up again
+    command.upgrade(config, "0005")  # and up again
