@@ -37,7 +37,7 @@ from api_shim.params import (
     query_str,
 )
 from api_shim.resources import Resources, resources_of
-from api_shim.views import session_key
+from mediaq.viewbuffer import session_key
 
 SMALL_BODY = 16 * 1024
 SESSION_MAX = 128

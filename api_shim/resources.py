@@ -22,8 +22,9 @@ from starlette.requests import Request
 
 from api_shim.gallery import SearchTotals
 from api_shim.hotcache import HotCache
-from api_shim.views import ViewBuffer, ViewRecorder
+from api_shim.views import ViewRecorder
 from mediaq.settings import Settings
+from mediaq.viewbuffer import ViewBuffer
 
 POOL_MIN = 2
 POOL_MAX = 10

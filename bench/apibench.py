@@ -63,9 +63,7 @@ def build_gallery_db(name: str) -> str:
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")  # type: ignore[arg-type]
         conn.execute(f"CREATE DATABASE {name}")  # type: ignore[arg-type]
     url = db_url(name)
-    subprocess.run(
-        [sys.executable, "-m", "mediaq.cli", "migrate", "--database-url", url], check=True
-    )
+    subprocess.run([sys.executable, "-m", "ops.cli", "migrate", "--database-url", url], check=True)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(FILL_SQL)  # type: ignore[arg-type]
         conn.execute("VACUUM ANALYZE public_media")
@@ -90,7 +88,7 @@ def api_env(database_url: str, port: int, prefix: str) -> dict[str, str]:
 def api_process(database_url: str, port: int, prefix: str = "mqbench") -> Iterator[str]:
     """``mediaq api`` (one process) on ``port``; yields its base URL."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mediaq.cli", "api"],
+        [sys.executable, "-m", "ops.cli", "api"],
         env=api_env(database_url, port, prefix),
     )
     base = f"http://127.0.0.1:{port}"

@@ -140,8 +140,8 @@ def count(url: str, sql: str) -> int:
 
 def mediaq_end_to_end(n: int, settings: Settings, samples: int) -> dict[str, float]:
     env = settings_to_env(settings)
-    scheduler = spawn([sys.executable, "-m", "mediaq.cli", "scheduler"], env)
-    worker = spawn([sys.executable, "-m", "mediaq.cli", "worker"], env)
+    scheduler = spawn([sys.executable, "-m", "ops.cli", "scheduler"], env)
+    worker = spawn([sys.executable, "-m", "ops.cli", "worker"], env)
     url = settings.database_url
     try:
         warm = time.monotonic() + 60

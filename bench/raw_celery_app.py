@@ -11,8 +11,8 @@ import time
 import redis
 from celery import Celery
 
+from mediaq.celeryapp import create_celery
 from mediaq.settings import Settings
-from tasks.celery_app import create_celery
 
 QUEUE = os.environ.get("BENCH_QUEUE", "bench.raw")
 KEY = os.environ.get("BENCH_KEY", "bench:raw")

@@ -28,9 +28,10 @@ import psycopg
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
 
-from api_shim.views import ViewBuffer, ViewRecorder
+from api_shim.views import ViewRecorder
 from bench.apibench import REDIS_URL, api_process, build_gallery_db, db_url, run_wrk
 from mediaq.settings import Settings
+from mediaq.viewbuffer import ViewBuffer
 from scheduler.maintenance import drain_views
 
 LUA = Path(__file__).with_name("views_unique.lua")

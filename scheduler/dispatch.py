@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from celery import Celery
 from sqlalchemy import Connection, text
 
+from mediaq.celeryapp import RUN_JOB
 from mediaq.queues import queue_for, task_id
 from scheduler.model import Placement, Waiting
-from tasks.celery_app import RUN_JOB
 
 log = logging.getLogger(__name__)
 

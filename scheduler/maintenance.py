@@ -1,6 +1,6 @@
 """Periodic counter work of the active scheduler: view flushes and counter reconciliation.
 
-- ``flush_views`` (every 2 s): drains the Redis view buffer (``api_shim.views``) into
+- ``flush_views`` (every 2 s): drains the Redis view buffer (``mediaq.viewbuffer``) into
   ``public_media.view_count``, one ``UPDATE`` per batch, exactly once per view.
 - ``reconcile_counters`` (every 5 min): recomputes ``upvote_count`` and ``comment_count`` from
   the ``upvotes`` and the visible (not hidden) ``comments`` rows, and the gallery totals of
@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from redis import Redis
 from sqlalchemy import Connection, text
 
-from api_shim.views import ViewBuffer
 from mediaq.db import engine_for
 from mediaq.metrics import VIEWS_FLUSHED, count_event
 from mediaq.settings import Settings
+from mediaq.viewbuffer import ViewBuffer
 from scheduler.periodic import periodic
 
 log = logging.getLogger(__name__)

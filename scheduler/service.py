@@ -21,6 +21,7 @@ from celery import Celery
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from mediaq.celeryapp import create_celery
 from mediaq.metrics import RESCUES, count_event
 from mediaq.settings import RESOURCE_CLASSES, Settings
 from scheduler import periodic
@@ -38,7 +39,6 @@ from scheduler.model import Capacity, PendingJob, Placement, Waiting
 from scheduler.ordering import plan_slots
 from scheduler.reasoncache import ReasonCache
 from scheduler.rescue import rescue
-from tasks.celery_app import create_celery
 
 log = logging.getLogger(__name__)
 

@@ -21,12 +21,11 @@ from sqlalchemy import Connection, text
 
 from mediaq.db import engine_for
 from mediaq.errors import PreflightFailed
+from mediaq.hostpaths import preflight_socket
 from mediaq.jobstore import Claim
+from mediaq.preflightwire import PreflightUnavailable, ask_daemon
 from mediaq.settings import Settings
 from tasks.run_job import Preflight
-from workers.hostpaths import preflight_socket
-from workers.hostregistry import record_sample
-from workers.preflight_service import PreflightUnavailable, ask_daemon
 
 
 @dataclass(frozen=True)
@@ -125,3 +124,14 @@ def gpu_preflight(settings: Settings, timeout_s: float = 3.0) -> Preflight:
         raise PreflightFailed(verdict)
 
     return check
+
+
+def record_sample(conn: Connection, uuid: str, free: int, used: int, foreign: int) -> None:
+    """Store fresher numbers of one GPU (a refused preflight), so admission sees them now."""
+    conn.execute(
+        text(
+            "UPDATE gpus SET free_mib = :free, used_mib = :used, foreign_mib = :foreign "
+            "WHERE uuid = :uuid"
+        ),
+        {"uuid": uuid, "free": free, "used": used, "foreign": foreign},
+    )

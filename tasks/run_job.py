@@ -16,13 +16,13 @@ from celery import Celery, Task
 from sqlalchemy import Engine
 
 from mediaq import jobstore
+from mediaq.celeryapp import RUN_JOB
 from mediaq.db import engine_for
 from mediaq.errors import AttemptSuperseded, JobCancelled, PermanentError, PreflightFailed
 from mediaq.jobstore import Claim
 from mediaq.logging_setup import install_celery_logging, job_log_context
 from mediaq.metrics import DUPLICATES_DROPPED, count_event
 from mediaq.settings import Settings
-from tasks.celery_app import RUN_JOB
 from tasks.context import JobContext
 from tasks.monitor import AttemptMonitor
 from tasks.registry import handler_for
@@ -155,7 +155,7 @@ def register_run_job(app: Celery, settings: Settings, preflight: Preflight | Non
     def run_job(self: Task, job_id: int, expected_attempt: int) -> str:
         def progress_event(value: int) -> None:
             # Flower folds fields of custom task events into the task it shows (state
-            # PROGRESS); of those only ``result`` survives into its pages (mediaq/flowerconfig).
+            # PROGRESS); of those only ``result`` survives into its pages (ops/flowerconfig).
             self.send_event("task-progress", progress=value, result=f"{value}%")
 
         with job_log_context(job_id):  # every log line of the job carries its id

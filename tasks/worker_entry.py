@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from celery.signals import worker_process_init
 
+from mediaq.celeryapp import create_celery
 from mediaq.db import dispose_engines
 from mediaq.settings import Settings
-from tasks.celery_app import create_celery
 from tasks.preflight import gpu_preflight
 from tasks.run_job import register_run_job
 

@@ -23,11 +23,11 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from mediaq.db import engine_for
+from mediaq.hostpaths import preflight_socket
 from mediaq.library import check_library
 from mediaq.settings import Settings
 from workers.celery_procs import WorkerSupervisor, worker_specs
 from workers.gpu_backend import GpuBackend, GpuSnapshot, open_backend
-from workers.hostpaths import preflight_socket
 from workers.hostregistry import heartbeat_host, mark_gone, register_host, release_lost_gpu_jobs
 from workers.preflight_service import PreflightService
 

@@ -90,7 +90,7 @@ def open_backend(
 ) -> GpuBackend:
     """The fake backend when fake GPUs are configured, else real NVML, else no GPUs."""
     if fake_gpus:
-        from workers.hostpaths import fake_gpu_state
+        from mediaq.hostpaths import fake_gpu_state
         from workers.nvml_fake import FakeNvml
 
         return FakeNvml.from_sizes(fake_gpus, host_name, state_file or fake_gpu_state(host_name))

@@ -97,17 +97,6 @@ def _upsert_gpu(conn: Connection, host: str, snap: GpuSnapshot, our_pids: frozen
     )
 
 
-def record_sample(conn: Connection, uuid: str, free: int, used: int, foreign: int) -> None:
-    """Store fresher numbers of one GPU (a refused preflight), so admission sees them now."""
-    conn.execute(
-        text(
-            "UPDATE gpus SET free_mib = :free, used_mib = :used, foreign_mib = :foreign "
-            "WHERE uuid = :uuid"
-        ),
-        {"uuid": uuid, "free": free, "used": used, "foreign": foreign},
-    )
-
-
 def release_lost_gpu_jobs(conn: Connection, host: str, uuid: str, cap: int) -> list[int]:
     """The jobs of a lost GPU go back to be placed elsewhere; returns their ids.
 

@@ -5,7 +5,7 @@ foreign allocations and encoder sessions and loses (or restores) a GPU:
 
 - in-process, on the ``FakeNvml`` object itself;
 - on a running daemon, through ``FakeGpuControl(host_name)``, which edits a small JSON
-  state file (``workers.hostpaths.fake_gpu_state``) that the fake re-reads on every
+  state file (``mediaq.hostpaths.fake_gpu_state``) that the fake re-reads on every
   snapshot and sample. Writes are atomic (write, then rename), so a reader never sees half
   a file.
 """
@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mediaq.hostpaths import fake_gpu_state
 from workers.gpu_backend import GpuProcess, GpuSnapshot
-from workers.hostpaths import fake_gpu_state
 
 FAKE_PID_BASE = 4_000_000  # pids no real process has: foreign allocations
 

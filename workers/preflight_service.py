@@ -1,12 +1,7 @@
 """The host daemon's preflight endpoint: a fresh NVML sample of one GPU, on request.
 
-A Celery pool child must never touch NVML (it is forked; NVML and CUDA do not survive a
-fork), so just before a GPU job starts it asks the daemon, which holds the host's one NVML
-session, over a unix socket (``workers.hostpaths.preflight_socket``). One request per
-connection: a JSON line ``{"uuid": ...}`` in, a JSON line out:
-
-- ``{"found": true, "gpu": {...}}`` with total (capacity), free, used and foreign MiB;
-- ``{"found": false}`` when NVML lost the GPU or no longer finds it.
+It answers the wire protocol of ``mediaq.preflightwire`` on this host's socket
+(``mediaq.hostpaths.preflight_socket``) from the daemon's one NVML session.
 """
 
 from __future__ import annotations
@@ -14,21 +9,17 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import socket
 import socketserver
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from mediaq.preflightwire import MAX_REQUEST_BYTES
+
 log = logging.getLogger(__name__)
 
 Sampler = Callable[[str], dict[str, Any] | None]
-MAX_REQUEST_BYTES = 4096
-
-
-class PreflightUnavailable(Exception):
-    """The host daemon did not answer (not running, or too slow)."""
 
 
 class _Handler(socketserver.StreamRequestHandler):
@@ -82,27 +73,3 @@ class PreflightService:
         self._server = None
         with contextlib.suppress(OSError):
             self.path.unlink()
-
-
-def ask_daemon(path: Path, uuid: str, timeout_s: float = 3.0) -> dict[str, Any] | None:
-    """A fresh sample of GPU ``uuid`` from the host daemon; None when it no longer has it.
-
-    Raises ``PreflightUnavailable`` when the daemon does not answer within ``timeout_s``.
-    """
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(timeout_s)
-            sock.connect(str(path))
-            sock.sendall(json.dumps({"uuid": uuid}).encode() + b"\n")
-            with sock.makefile("rb") as stream:
-                line = stream.readline(MAX_REQUEST_BYTES * 4)
-    except OSError as exc:
-        raise PreflightUnavailable(f"host daemon at {path} did not answer: {exc}") from exc
-    try:
-        reply = json.loads(line)
-    except ValueError as exc:
-        raise PreflightUnavailable(f"host daemon at {path} answered garbage") from exc
-    if not reply.get("found"):
-        return None
-    gpu = reply.get("gpu")
-    return gpu if isinstance(gpu, dict) else None

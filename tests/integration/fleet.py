@@ -79,7 +79,7 @@ class WorkerProcess:
         self.log_path = log_path
         self.log_file = open(log_path, "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "mediaq.cli", "worker"],
+            [sys.executable, "-m", "ops.cli", "worker"],
             env=env,
             stdout=self.log_file,
             stderr=subprocess.STDOUT,

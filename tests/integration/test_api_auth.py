@@ -121,7 +121,7 @@ def test_mediaq_api_command_exits_with_a_clear_message_when_features_are_off() -
     env = {k: v for k, v in os.environ.items() if k != "ENABLE_MEDIA_FEATURES"}
     env["ENABLE_MEDIA_FEATURES"] = "false"
     done = subprocess.run(
-        [sys.executable, "-m", "mediaq.cli", "api", "--port", "4199"],
+        [sys.executable, "-m", "ops.cli", "api", "--port", "4199"],
         env=env,
         capture_output=True,
         text=True,

@@ -15,10 +15,10 @@ import httpx
 import pytest
 import redis
 
-from api_shim.views import ViewBuffer
 from mediaq.db import engine_for
 from mediaq.metrics import VIEWS_FLUSHED, read_counters
 from mediaq.settings import Settings
+from mediaq.viewbuffer import ViewBuffer
 from scheduler import periodic
 from scheduler.maintenance import (
     apply_view_batch,

@@ -128,7 +128,7 @@ def _scheduler_process(settings: Settings, log: Path) -> subprocess.Popen[bytes]
     env = dict(os.environ) | settings_to_env(settings) | {"PYTHONUNBUFFERED": "1"}
     with open(log, "ab") as out:  # the child keeps its own copy of the descriptor
         return subprocess.Popen(
-            [sys.executable, "-m", "mediaq.cli", "scheduler"],
+            [sys.executable, "-m", "ops.cli", "scheduler"],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -49,7 +49,7 @@ def test_up_then_demo_runs_every_demo_job(settings: Settings, tmp_path: Path) ->
         assert "database migrated" in up.log()
         demo = subprocess.run(
             [
-                *(sys.executable, "-m", "mediaq.cli", "demo", "--seconds", "1", "--timeout", "60"),
+                *(sys.executable, "-m", "ops.cli", "demo", "--seconds", "1", "--timeout", "60"),
                 *("--port", str(up.api_port), "--flower-port", str(up.flower_port)),
             ],
             env=up.env,

@@ -1,4 +1,4 @@
-"""The containers' health checks (``python -m mediaq.healthcheck ROLE``) against real services."""
+"""The containers' health checks (``python -m ops.healthcheck ROLE``) against real services."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import sys
 from sqlalchemy import text
 
 from mediaq.db import engine_for
-from mediaq.healthcheck import check_api, check_migrate, check_scheduler, check_worker, main
 from mediaq.settings import Settings, settings_to_env
+from ops.healthcheck import check_api, check_migrate, check_scheduler, check_worker, main
 from tests.integration.apiharness import live_server
 from tests.integration.fleet import SchedulerThread, wait_until
 from tests.integration.uphelp import ROOT
@@ -53,7 +53,7 @@ def test_api_and_migrate_checks(settings: Settings) -> None:
 def test_the_module_exits_non_zero_when_unhealthy(settings: Settings) -> None:
     env = settings_to_env(settings) | {"DATABASE_URL": "postgresql://x@127.0.0.1:1/none"}
     done = subprocess.run(
-        [sys.executable, "-m", "mediaq.healthcheck", "worker"],
+        [sys.executable, "-m", "ops.healthcheck", "worker"],
         env=env,
         cwd=ROOT,
         capture_output=True,

@@ -66,7 +66,7 @@ def test_up_says_what_it_tried_when_services_are_down(tmp_path: Path) -> None:
     env.pop("ENABLE_MEDIA_FEATURES")
     started = time.monotonic()
     done = subprocess.run(
-        [sys.executable, "-m", "mediaq.cli", "up", "--port", "1", "--flower-port", "2"],
+        [sys.executable, "-m", "ops.cli", "up", "--port", "1", "--flower-port", "2"],
         env=env,
         cwd=ROOT,
         capture_output=True,

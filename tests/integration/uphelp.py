@@ -53,7 +53,7 @@ class UpProcess:
             [
                 sys.executable,
                 "-m",
-                "mediaq.cli",
+                "ops.cli",
                 "up",
                 "--port",
                 str(self.api_port),

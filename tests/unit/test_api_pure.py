@@ -17,7 +17,7 @@ from api_shim.middleware import origin_allowed
 from api_shim.params import like_pattern
 from api_shim.public_media_routes import _watch_seconds
 from api_shim.reactions import REACTIONS, format_video_time, reaction_config
-from api_shim.views import session_key
+from mediaq.viewbuffer import session_key
 
 
 @pytest.mark.parametrize(

@@ -6,10 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from mediaq.hostpaths import fake_gpu_state, preflight_socket
 from mediaq.queues import cpu_queue, gpu_queue
 from mediaq.settings import Settings, settings_to_env
 from workers.celery_procs import worker_specs
-from workers.hostpaths import fake_gpu_state, preflight_socket
 
 ROOT = Path(__file__).resolve().parents[2]
 

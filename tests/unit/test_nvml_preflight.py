@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from mediaq.preflightwire import PreflightUnavailable, ask_daemon
 from mediaq.settings import Settings
 from tasks.preflight import GpuNow, OtherJobs, preflight_verdict
 from workers.daemon import HostDaemon
 from workers.nvml_fake import FakeNvml
-from workers.preflight_service import PreflightService, PreflightUnavailable, ask_daemon
+from workers.preflight_service import PreflightService
 
 
 def now(free: int, foreign: int, used: int | None = None, total: int = 16384) -> GpuNow:

@@ -11,7 +11,11 @@ from pathlib import Path
 import pytest
 from celery.events.state import State
 
-from mediaq.demo import (
+from mediaq.errors import ConfigError
+from mediaq.models import Job
+from mediaq.proctree import start_time
+from mediaq.settings import Settings
+from ops.demo import (
     CLIPS,
     JobView,
     clip_argv,
@@ -20,13 +24,9 @@ from mediaq.demo import (
     note_for,
     publish_specs,
 )
-from mediaq.errors import ConfigError
-from mediaq.flowerconfig import format_task
-from mediaq.jobsview import job_note
-from mediaq.models import Job
-from mediaq.proctree import start_time
-from mediaq.settings import Settings
-from mediaq.up import (
+from ops.flowerconfig import format_task
+from ops.jobsview import job_note
+from ops.up import (
     Unreachable,
     UpOptions,
     banner,
@@ -77,8 +77,8 @@ def test_services_and_their_commands() -> None:
     assert services(UpOptions()) == ["api", "scheduler", "worker", "flower"]
     assert services(UpOptions(flower=False, worker=False)) == ["api", "scheduler"]
     argv = service_argv("flower", UpOptions(flower_port=5600), python="py")
-    assert argv == ["py", "-m", "mediaq.cli", "flower", "--port=5600", "--address=127.0.0.1"]
-    assert service_argv("api", UpOptions(), python="py") == ["py", "-m", "mediaq.cli", "api"]
+    assert argv == ["py", "-m", "ops.cli", "flower", "--port=5600", "--address=127.0.0.1"]
+    assert service_argv("api", UpOptions(), python="py") == ["py", "-m", "ops.cli", "api"]
 
 
 def test_banner_lists_every_url_with_the_token_in_the_fragment() -> None:

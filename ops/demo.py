@@ -29,7 +29,7 @@ from mediaq.errors import MediaqError
 from mediaq.jobstates import TERMINAL
 from mediaq.jobtypes import JOB_TYPES
 from mediaq.settings import Settings
-from mediaq.up import local_host
+from ops.up import local_host
 
 POLL_S = 0.3
 CLIP_SIZE = "320x240"

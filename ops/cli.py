@@ -122,7 +122,7 @@ def parse_params(pairs: Sequence[str]) -> dict[str, Any]:
 
 
 def cmd_jobs(args: argparse.Namespace, settings: Settings) -> int:
-    from mediaq.jobsview import follow_job, print_jobs
+    from ops.jobsview import follow_job, print_jobs
 
     if args.id is not None:
         return follow_job(settings, args.id)
@@ -133,7 +133,7 @@ def cmd_jobs(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
     import os
 
-    from mediaq.up import UpOptions, run_up
+    from ops.up import UpOptions, run_up
 
     options = UpOptions(
         flower_port=args.flower_port, flower=not args.no_flower, worker=not args.no_worker
@@ -142,7 +142,7 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from mediaq.demo import DemoOptions, run_demo
+    from ops.demo import DemoOptions, run_demo
 
     options = DemoOptions(
         flower_port=args.flower_port,

@@ -108,7 +108,7 @@ def prepare_settings(settings: Settings, environ: Mapping[str, str]) -> tuple[Se
 
 def service_argv(name: str, options: UpOptions, python: str = sys.executable) -> list[str]:
     """The command line of one service of the tree (every service is a ``mediaq`` command)."""
-    argv = [python, "-m", "mediaq.cli", name]
+    argv = [python, "-m", "ops.cli", name]
     if name == "flower":
         argv += [f"--port={options.flower_port}", "--address=127.0.0.1"]
     return argv

@@ -1,4 +1,4 @@
-"""Container health checks: ``python -m mediaq.healthcheck ROLE`` exits 0 when healthy.
+"""Container health checks: ``python -m ops.healthcheck ROLE`` exits 0 when healthy.
 
 Each role is checked by what it promises, not by "the process exists":
 
@@ -87,7 +87,7 @@ CHECKS: dict[str, Callable[[Settings], bool]] = {
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) != 1 or args[0] not in CHECKS:
-        print(f"usage: python -m mediaq.healthcheck {{{','.join(CHECKS)}}}", file=sys.stderr)
+        print(f"usage: python -m ops.healthcheck {{{','.join(CHECKS)}}}", file=sys.stderr)
         return 2
     try:
         healthy = CHECKS[args[0]](Settings.from_env())
