@@ -95,7 +95,7 @@ def read_nvml(nvml: Any = None) -> tuple[list[Check], list[GpuInfo]]:
     """What NVML sees: the driver and each GPU. No GPU at all is a note, not a problem."""
     if nvml is None:
         try:
-            import pynvml as nvml
+            import pynvml as nvml  # type: ignore[no-redef]
         except ImportError:
             return [
                 Check(
@@ -203,7 +203,7 @@ def _encode_with_pyav(encoder: str) -> None:
     import av
 
     width, height = ENCODE_SIZE
-    codec = av.CodecContext.create(encoder, "w")
+    codec: Any = av.CodecContext.create(encoder, "w")  # a VideoCodecContext at run time
     codec.width, codec.height, codec.pix_fmt = width, height, "yuv420p"
     codec.framerate = Fraction(ENCODE_RATE)
     codec.time_base = Fraction(1, ENCODE_RATE)
