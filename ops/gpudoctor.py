@@ -258,8 +258,10 @@ def test_encode(encoder: str, gpu_uuid: str | None = None, label: str = "") -> C
         lines = [ln for ln in out.stderr.strip().splitlines() if ln.strip()]
         why = lines[-1] if lines else f"exit code {out.returncode}"
         fix = (
-            "NVENC needs the NVIDIA driver's libnvidia-encode (in containers: "
-            "NVIDIA_DRIVER_CAPABILITIES=compute,video,utility); mediaq falls back to libx264"
+            "NVML lists an encoder, but NVENC did not open: the GPU may have no NVENC engine "
+            "(A100, H100 and H200 have none), or the driver's libnvidia-encode is missing (in "
+            "containers: NVIDIA_DRIVER_CAPABILITIES=compute,video,utility). Encodes on this "
+            "GPU fall back to libx264; its gpu_encode slots still take jobs"
             if encoder == NVENC
             else "install an ffmpeg built with libx264 (Debian's ffmpeg package is)"
         )
