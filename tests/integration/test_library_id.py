@@ -75,19 +75,19 @@ def test_an_output_root_that_is_not_a_writable_directory_is_refused(
         _check(dataclasses.replace(settings, output_root=str(blocked)))
 
 
-def test_migration_0005_on_a_populated_database_and_back(database_url: str) -> None:
+def test_migration_0003_on_a_populated_database_and_back(database_url: str) -> None:
     from alembic import command
 
     config = alembic_config(database_url)
-    command.downgrade(config, "0004")
+    command.downgrade(config, "0002")
     engine = engine_for(database_url)
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO jobs (type, status) VALUES ('noop', 'failed')"))
-    command.upgrade(config, "0005")
+    command.upgrade(config, "0003")
     with engine.begin() as conn:
         assert conn.execute(text("SELECT count(*) FROM jobs")).scalar_one() == 1
         conn.execute(text("INSERT INTO fleet_settings (name, value) VALUES ('library_id', 'x')"))
-    command.downgrade(config, "0004")
+    command.downgrade(config, "0002")
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM jobs")).scalar_one() == 1
         assert conn.execute(text("SELECT to_regclass('fleet_settings')")).scalar_one() is None

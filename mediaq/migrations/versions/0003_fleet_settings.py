@@ -1,7 +1,7 @@
 """fleet settings: the library id and the fleet-wide CPU-only switch
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0003
+Revises: 0002
 Create Date: 2026-11-29 22:50:00
 
 - ``fleet_settings``: small named values the whole fleet shares through the database: the
@@ -13,8 +13,8 @@ Create Date: 2026-11-29 22:50:00
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
-down_revision = "0004"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
