@@ -112,16 +112,19 @@ def _record_library_id(conn: Connection, library_id: str) -> str:
     return found
 
 
-def check_roots(settings: Settings) -> None:
-    """Each library root exists (made if missing, except the library root itself once the
-    fleet has a library), is a directory, and can be read and written."""
+def check_roots(settings: Settings, create: bool = True) -> None:
+    """Each library root exists (made if missing when ``create``), is a directory, and can
+    be read and written."""
     for name in ROOT_FIELDS:
         root = Path(getattr(settings, name))
         var = env_name(name)
-        try:
-            root.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise LibraryMismatch(f"{var}={root} cannot be created: {exc.strerror}") from None
+        if create:
+            try:
+                root.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise LibraryMismatch(f"{var}={root} cannot be created: {exc.strerror}") from None
+        elif not root.exists():
+            raise LibraryMismatch(f"{var}={root} does not exist")
         if not root.is_dir():
             raise LibraryMismatch(f"{var}={root} is not a directory")
         if not os.access(root, os.R_OK | os.X_OK):

@@ -153,6 +153,12 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return run_demo(settings, options)
 
 
+def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
+    from ops.doctor import run_doctor
+
+    return run_doctor(settings, gpu=not args.no_gpu)
+
+
 def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
     from api_shim.auth import mint_token
 
@@ -208,6 +214,12 @@ def build_parser() -> argparse.ArgumentParser:
     jobs.add_argument("id", nargs="?", type=int)
     jobs.add_argument("--status")
     jobs.add_argument("--limit", type=int, default=30)
+    doctor = sub.add_parser(
+        "doctor",
+        parents=[common],
+        help="check this host: GPUs, test encodes, services, clock, library (exit 1: a problem)",
+    )
+    doctor.add_argument("--no-gpu", dest="no_gpu", action="store_true", help="skip NVML and NVENC")
     token = sub.add_parser("token", parents=[common], help="mint a JWT for local use")
     token.add_argument("--user-id", dest="user_id", type=int, required=True)
     token.add_argument("--role", default="admin")
@@ -242,6 +254,7 @@ COMMANDS: dict[str, Command] = {
     "flower": cmd_flower,
     "enqueue": cmd_enqueue,
     "jobs": cmd_jobs,
+    "doctor": cmd_doctor,
     "token": cmd_token,
     "up": cmd_up,
     "demo": cmd_demo,
