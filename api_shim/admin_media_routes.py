@@ -99,10 +99,10 @@ async def list_admin_media(request: Request) -> Response:
     category = query_str(request, "category", 100)
     limit = query_int(request, "limit", 50, 1, 100)
     offset = query_int(request, "offset", 0, 0)
+    resources = resources_of(request)
     params = {"category": category, "limit": limit, "offset": offset}
-    row = await resources_of(request).fetch_one(
-        _admin_list_sql(locked, category is not None), params
-    )
+    params.update(resources.files.sql_params())
+    row = await resources.fetch_one(_admin_list_sql(locked, category is not None), params)
     assert row is not None
     total, page = int(row[0]), row[1]
     returned = len(json.loads(page))

@@ -19,6 +19,7 @@ from api_shim import (
     pages,
     public_media_routes,
     reactions_routes,
+    stream_routes,
     videos_routes,
 )
 from api_shim.errors import EXCEPTION_HANDLERS
@@ -47,6 +48,7 @@ def routes() -> list[BaseRoute]:
         *dashboard.ROUTES,
         *videos_routes.ROUTES,
         *public_media_routes.ROUTES,
+        *stream_routes.ROUTES,
         *reactions_routes.ROUTES,
         *comments_routes.ROUTES,
         *admin_media_routes.ROUTES,

@@ -18,7 +18,26 @@ def json_object_sql(fields: list[tuple[str, str]]) -> str:
     return "json_build_object(" + ", ".join(f"'{key}', {expr}" for key, expr in fields) + ")"
 
 
-# GET /api/media/public: one item of "videos" (exactly the seed's 12 keys).
+def library_path_sql(column: str, root: str) -> str:
+    """SQL for the seed's library-relative form of a stored path: ``/public/x/y.mp4``.
+
+    ``%(<root>_dir)s`` is the resolved root with a trailing slash
+    (``LibraryFiles.sql_params``); a path outside that root becomes NULL, so no statement can
+    hand out a server path.
+    """
+    return (
+        f"CASE WHEN starts_with({column}, %({root}_dir)s) "
+        f"THEN '/{root}/' || substr({column}, char_length(%({root}_dir)s) + 1) END"
+    )
+
+
+MEDIA_URL = "'/api/media/public/' || id"
+STREAM_URL_SQL = f"{MEDIA_URL} || '/stream'"
+THUMBNAIL_URL_SQL = f"CASE WHEN thumbnail_path IS NOT NULL THEN {MEDIA_URL} || '/thumbnail' END"
+PUBLIC_PATH_SQL = library_path_sql("path", "public")
+THUMBNAIL_PATH_SQL = library_path_sql("thumbnail_path", "thumbnails")
+
+# GET /api/media/public: one item of "videos" (the seed's 12 keys, then the two URLs).
 GALLERY_ITEM_FIELDS = [
     ("id", "id"),
     ("filename", "filename"),
@@ -26,24 +45,26 @@ GALLERY_ITEM_FIELDS = [
     ("durationSeconds", "duration_seconds"),
     ("quality", "quality"),
     ("orientation", "orientation"),
-    ("thumbnailPath", "thumbnail_path"),
+    ("thumbnailPath", THUMBNAIL_PATH_SQL),
     ("viewCount", "view_count"),
     ("upvoteCount", "upvote_count"),
     ("commentCount", "comment_count"),
     ("isLocked", "is_locked"),
     ("createdAt", iso_sql("created_at")),
+    ("streamUrl", STREAM_URL_SQL),
+    ("thumbnailUrl", THUMBNAIL_URL_SQL),
 ]
 
-# GET /api/media/public/:id (exactly the seed's 17 keys).
+# GET /api/media/public/:id (the seed's 17 keys, then the two URLs).
 MEDIA_DETAIL_FIELDS = [
     ("id", "id"),
-    ("path", "path"),
+    ("path", PUBLIC_PATH_SQL),
     ("filename", "filename"),
     ("category", "category"),
     ("durationSeconds", "duration_seconds"),
     ("quality", "quality"),
     ("orientation", "orientation"),
-    ("thumbnailPath", "thumbnail_path"),
+    ("thumbnailPath", THUMBNAIL_PATH_SQL),
     ("fileSize", "file_size"),
     ("viewCount", "view_count"),
     ("upvoteCount", "upvote_count"),
@@ -53,6 +74,8 @@ MEDIA_DETAIL_FIELDS = [
     ("isLocked", "is_locked"),
     ("createdAt", iso_sql("created_at")),
     ("updatedAt", iso_sql("updated_at")),
+    ("streamUrl", STREAM_URL_SQL),
+    ("thumbnailUrl", THUMBNAIL_URL_SQL),
 ]
 
 # The admin view of public media adds the lock details.

@@ -87,12 +87,14 @@ SCHEMAS: dict[str, Schema] = {
             "commentCount": INT,
             "isLocked": BOOL,
             "createdAt": TIME,
+            "streamUrl": STR,
+            "thumbnailUrl": NSTR,
         }
     ),
     "Media": obj(
         {
             "id": INT,
-            "path": STR,
+            "path": NSTR,
             "filename": STR,
             "category": STR,
             "durationSeconds": NINT,
@@ -108,6 +110,8 @@ SCHEMAS: dict[str, Schema] = {
             "isLocked": BOOL,
             "createdAt": TIME,
             "updatedAt": TIME,
+            "streamUrl": STR,
+            "thumbnailUrl": NSTR,
         }
     ),
     "VideoItem": obj(
@@ -222,6 +226,37 @@ JOB_BODY = obj(
     },
     required=["type"],
 )
+
+
+def file_op(summary: str, content_type: str) -> Schema:
+    """A GET of a library file: 200/206 bytes, 304, 416, or an error."""
+    binary = {content_type: {"schema": {"type": "string", "format": "binary"}}}
+    return {
+        "summary": summary,
+        "parameters": [
+            PATH_ID,
+            {"name": "Range", "in": "header", "required": False, "schema": {"type": "string"}},
+        ],
+        "responses": {
+            "200": {"description": "the whole file", "content": binary},
+            "206": {"description": "the requested byte range", "content": binary},
+            "304": {"description": "not modified (If-None-Match / If-Modified-Since)"},
+            "416": {"description": "range not satisfiable", **json_content(ref("Error"))},
+            "default": {"description": 'an error: {"error": "..."}', **json_content(ref("Error"))},
+        },
+    }
+
+
+def file_paths() -> dict[str, Schema]:
+    """The bytes of the gallery: stream and thumbnail of an unlocked item."""
+    return {
+        "/api/media/public/{id}/stream": {
+            "get": file_op("The item's video, with HTTP Range (404 when locked)", "video/*")
+        },
+        "/api/media/public/{id}/thumbnail": {
+            "get": file_op("The item's thumbnail (404 when locked or none)", "image/*")
+        },
+    }
 
 
 def media_paths() -> dict[str, Schema]:
@@ -526,6 +561,7 @@ def openapi_document() -> Schema:
         "paths": {
             "/health": {"get": op("Liveness", obj({"status": STR, "service": STR}))},
             **media_paths(),
+            **file_paths(),
             **reaction_paths(),
             **admin_paths(),
             **job_paths(),

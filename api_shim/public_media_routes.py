@@ -104,7 +104,7 @@ async def _search_total(resources: Resources, f: GalleryFilter) -> int:
 async def list_media(request: Request) -> Response:
     f = gallery_filter(request)
     resources = resources_of(request)
-    row = await resources.fetch_one(page_sql(f), f.params())
+    row = await resources.fetch_one(page_sql(f), {**f.params(), **resources.files.sql_params()})
     assert row is not None
     total, page, returned = row
     if total is None:
@@ -137,7 +137,8 @@ async def get_media(request: Request) -> Response:
     resources = resources_of(request)
 
     async def fetch() -> str | None:
-        row = await resources.fetch_one(GET_MEDIA, {"id": media_id})
+        params = {"id": media_id, **resources.files.sql_params()}
+        row = await resources.fetch_one(GET_MEDIA, params)
         return None if row is None else str(row[0])
 
     text = await resources.details.load(media_id, fetch)

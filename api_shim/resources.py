@@ -22,6 +22,7 @@ from starlette.requests import Request
 
 from api_shim.gallery import SearchTotals
 from api_shim.hotcache import HotCache
+from api_shim.mediafiles import LibraryFiles
 from api_shim.views import ViewRecorder
 from mediaq.settings import Settings
 from mediaq.viewbuffer import ViewBuffer
@@ -48,6 +49,7 @@ class Resources:
     buffer: ViewBuffer
     details: HotCache  # rendered media JSON of hot items (1 s)
     search_totals: SearchTotals  # totals of gallery searches (5 s)
+    files: LibraryFiles  # the public roots: opening files, library-relative paths
 
     async def fetch_one(self, sql: bytes, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
         """One row of a read-only statement (autocommit: no transaction around it)."""
@@ -84,6 +86,7 @@ async def open_resources(settings: Settings) -> Resources:
         buffer=buffer,
         details=HotCache(),
         search_totals=SearchTotals(),
+        files=LibraryFiles(settings),
     )
 
 

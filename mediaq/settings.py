@@ -78,6 +78,9 @@ class Settings:
     public_root: str = "./library/public"  # MEDIAQ_PUBLIC_ROOT
     output_root: str = "./library/output"  # MEDIAQ_OUTPUT_ROOT
     thumbnail_root: str = "./library/thumbnails"  # MEDIAQ_THUMBNAIL_ROOT
+    # MEDIAQ_ACCEL_REDIRECT: behind nginx, the internal location prefix that serves the public
+    # roots (e.g. /_media); media bytes are then handed over with X-Accel-Redirect
+    accel_redirect: str = ""
     # worker host
     host_name: str = field(default_factory=socket.gethostname)  # MEDIAQ_HOST
     classes: tuple[str, ...] = RESOURCE_CLASSES  # MEDIAQ_CLASSES
@@ -118,6 +121,7 @@ class Settings:
             "MEDIAQ_PUBLIC_ROOT": "public_root",
             "MEDIAQ_OUTPUT_ROOT": "output_root",
             "MEDIAQ_THUMBNAIL_ROOT": "thumbnail_root",
+            "MEDIAQ_ACCEL_REDIRECT": "accel_redirect",
             "MEDIAQ_HOST": "host_name",
             "MEDIAQ_QUEUE_PREFIX": "queue_prefix",
             "MEDIAQ_WORKER_GPU": "worker_gpu",
@@ -219,6 +223,7 @@ _ENV_NAMES = {
     "public_root": "MEDIAQ_PUBLIC_ROOT",
     "output_root": "MEDIAQ_OUTPUT_ROOT",
     "thumbnail_root": "MEDIAQ_THUMBNAIL_ROOT",
+    "accel_redirect": "MEDIAQ_ACCEL_REDIRECT",
     "host_name": "MEDIAQ_HOST",
     "classes": "MEDIAQ_CLASSES",
     "concurrency": "MEDIAQ_CONCURRENCY",

@@ -34,6 +34,9 @@ GALLERY_KEYS = {
     "commentCount",
     "isLocked",
     "createdAt",
+    # additions: where a browser fetches the bytes
+    "streamUrl",
+    "thumbnailUrl",
 }
 MEDIA_KEYS = GALLERY_KEYS | {"path", "fileSize", "finishCount", "totalWatchTime", "updatedAt"}
 VIDEO_KEYS = {

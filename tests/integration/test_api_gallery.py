@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from api_shim.gallery import SORTS, GalleryFilter, page_sql
+from api_shim.mediafiles import LibraryFiles
 from mediaq.settings import Settings
 from tests.integration.apiharness import connect, live_server, scalar
 
@@ -134,7 +135,8 @@ def test_every_sort_reads_an_index_in_order(
     with connect(settings) as conn:
         conn.execute("SET enable_seqscan = off")  # a tiny table may still favour a scan
         sql = b"EXPLAIN (FORMAT JSON) " + page_sql(f)
-        plan = conn.execute(sql, f.params()).fetchone()[0][0]["Plan"]  # type: ignore[index]
+        params = {**f.params(), **LibraryFiles(settings).sql_params()}
+        plan = conn.execute(sql, params).fetchone()[0][0]["Plan"]  # type: ignore[index]
     nodes = list(_walk(plan))
     assert "Sort" not in {n["Node Type"] for n in nodes}
     media_scans = [n for n in nodes if n.get("Relation Name") == "public_media"]

@@ -13,6 +13,7 @@ from api_shim import (
     jobs_routes,
     public_media_routes,
     reactions_routes,
+    stream_routes,
     videos_routes,
 )
 from api_shim.openapi import openapi_document
@@ -24,6 +25,7 @@ MODULES = [
     comments_routes,
     admin_media_routes,
     jobs_routes,
+    stream_routes,
 ]
 
 
