@@ -11,6 +11,7 @@ from starlette.routing import BaseRoute, Route
 
 from api_shim import (
     admin_media_routes,
+    bulk_routes,
     comments_routes,
     dashboard,
     jobs_routes,
@@ -18,6 +19,7 @@ from api_shim import (
     openapi,
     pages,
     public_media_routes,
+    queue_routes,
     reactions_routes,
     stream_routes,
     videos_routes,
@@ -43,7 +45,9 @@ def routes() -> list[BaseRoute]:
     """Every route of the shim; route modules contribute their ``ROUTES`` lists."""
     return [
         Route("/health", health, methods=["GET"]),
+        *bulk_routes.ROUTES,
         *jobs_routes.ROUTES,
+        *queue_routes.ROUTES,
         *metrics_route.ROUTES,
         *dashboard.ROUTES,
         *videos_routes.ROUTES,

@@ -28,6 +28,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Connection, text
 
 from mediaq.jobstates import JobStatus
+from mediaq.pauses import load_pauses
 from mediaq.queues import cpu_queue, gpu_queue
 from mediaq.settings import RESOURCE_CLASSES, Settings
 
@@ -79,6 +80,7 @@ class MetricsSnapshot:
     gpus: tuple[GpuSample, ...] = ()
     counters: dict[str, int] = field(default_factory=dict)  # COUNTERS -> total
     broker_messages: dict[str, int] = field(default_factory=dict)  # queue -> messages
+    pauses: tuple[tuple[str, str], ...] = ()  # (class, type or '' for the whole class)
 
 
 # ---- pure: snapshot -> metric families -------------------------------------------------------
@@ -88,6 +90,7 @@ def metric_families(snap: MetricsSnapshot) -> list[Metric]:
         *_job_families(snap),
         _wait_family(snap),
         _waiting_family(snap),
+        _paused_family(snap),
         *_gpu_families(snap),
         *_counter_families(snap),
     ]
@@ -149,6 +152,17 @@ def _waiting_family(snap: MetricsSnapshot) -> Metric:
     )
     for (class_name, code), n in sorted(snap.waiting.items()):
         family.add_metric([class_name, code], n)
+    return family
+
+
+def _paused_family(snap: MetricsSnapshot) -> Metric:
+    family = GaugeMetricFamily(
+        "mediaq_queue_paused",
+        '1 for each paused resource class (type "") or job type within a class.',
+        labels=["class", "type"],
+    )
+    for class_name, job_type in snap.pauses:
+        family.add_metric([class_name, job_type], 1)
     return family
 
 
@@ -236,6 +250,7 @@ def read_snapshot(
         queue_head_age_s=_read_head_ages(conn),
         waits=_read_waits(conn),
         waiting=_read_waiting(conn),
+        pauses=tuple((p.resource_category, p.type) for p in load_pauses(conn)),
         hosts=_read_hosts(conn, settings),
         gpus=gpus,
         counters=counters,

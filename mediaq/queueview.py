@@ -8,6 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from mediaq.jsonfmt import iso
+from mediaq.pauses import load_pauses
 from mediaq.settings import RESOURCE_CLASSES, Settings
 
 
@@ -71,7 +72,9 @@ def queue_overview(session: Session, settings: Settings) -> dict[str, Any]:
                 "gpus": gpus,
             }
         )
-    return {"classes": classes, "waiting": waiting, "hosts": hosts}
+    # what is paused, by whom and since when (a class: "type" is null)
+    paused = [p.to_json() for p in load_pauses(session)]
+    return {"classes": classes, "waiting": waiting, "hosts": hosts, "pauses": paused}
 
 
 def _gpu_view(g: Any, reserved: tuple[int, int, int], margin: int) -> dict[str, Any]:

@@ -329,7 +329,7 @@ class Planner:
         return keys
 
     def _consider(self, class_name: str, position: int, job: PendingJob) -> None:
-        if job.held or job.not_before is not None:
+        if job.held or job.paused or job.not_before is not None:
             blocked = blocked_reason(job, self.now)
             if blocked is not None:
                 self.waiting.append(Waiting(job.id, position, *blocked))

@@ -10,6 +10,7 @@ from celery import Celery
 from sqlalchemy import Connection, text
 
 from mediaq.celeryapp import RUN_JOB
+from mediaq.pauses import NOT_PAUSED_SQL
 from mediaq.queues import queue_for, task_id
 from scheduler.model import Placement, Waiting
 
@@ -59,11 +60,11 @@ def admit(conn: Connection, placements: Sequence[Placement]) -> list[Admitted]:
 
 
 _ADMIT_CPU_HEAD = text(
-    """
+    f"""
     WITH pick AS (
         SELECT id FROM jobs
          WHERE status = 'pending' AND resource_category = 'cpu' AND NOT held
-           AND (not_before IS NULL OR not_before <= now())
+           AND (not_before IS NULL OR not_before <= now()) AND {NOT_PAUSED_SQL}
          ORDER BY priority DESC, created_at, id
          LIMIT greatest(0, :room - (SELECT count(*) FROM jobs
                                      WHERE status IN ('queued', 'running')

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from mediaq.jobtypes import JOB_TYPES
+from mediaq.pauses import NOT_PAUSED_SQL, covering, load_pauses
 from mediaq.settings import Settings
 from scheduler.model import Capacity, GpuView, LiveJob, PendingJob
 
@@ -162,10 +163,18 @@ _ENCODER_SQL = """
 def load_pending(
     conn: Connection, class_name: str, limit: int, eligible_only: bool
 ) -> list[PendingJob]:
-    """The head of one class's pending queue, in exact order."""
+    """The head of one class's pending queue, in exact order.
+
+    ``eligible_only`` leaves out what cannot start now (held, backing off, paused); otherwise
+    paused jobs come with their ``PAUSED`` sentence."""
     if limit <= 0:
         return []
-    only = "AND NOT held AND (not_before IS NULL OR not_before <= now())" if eligible_only else ""
+    only = (
+        f"AND NOT held AND (not_before IS NULL OR not_before <= now()) AND {NOT_PAUSED_SQL}"
+        if eligible_only
+        else ""
+    )
+    pauses = load_pauses(conn)
     gpu = class_name != "cpu"
     extra = f"{_EXPECTED_SQL}, {_ENCODER_SQL}" if gpu else "NULL, NULL"
     rows = conn.execute(
@@ -184,6 +193,7 @@ def load_pending(
     defaults = DEFAULT_EXPECTED_S
     jobs = []
     for job_id, type_, priority, created, vram, held, not_before, reason, run_s, enc in rows:
+        pause = covering(pauses, class_name, type_) if pauses else None
         if gpu:
             expected = run_s if run_s is not None else defaults.get(type_, FALLBACK_EXPECTED_S)
             encoder = uses_encoder(type_, class_name, enc)
@@ -201,6 +211,7 @@ def load_pending(
                 not_before,
                 reason,
                 expected,
+                pause.reason() if pause else None,
             )
         )
     return jobs

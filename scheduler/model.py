@@ -20,6 +20,7 @@ class PendingJob:
     not_before: datetime | None = None
     held_reason: str | None = None
     expected_s: float = 60.0  # how long it is expected to run (params or a per-type default)
+    paused: str | None = None  # the PAUSED sentence when a pause covers its class or type
 
 
 @dataclass(frozen=True)

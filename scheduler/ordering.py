@@ -15,7 +15,9 @@ from scheduler.model import PendingJob, Placement, Plan, Waiting
 
 
 def blocked_reason(job: PendingJob, now: datetime) -> tuple[str, str] | None:
-    """A reason that has nothing to do with capacity: dependencies or retry backoff."""
+    """A reason that has nothing to do with capacity: a pause, dependencies, retry backoff."""
+    if job.paused:
+        return "PAUSED", job.paused
     if job.held:
         return "DEPENDENCY", job.held_reason or "DEPENDENCY: waits for earlier pipeline steps"
     if job.not_before is not None and job.not_before > now:
