@@ -88,20 +88,23 @@ def cmd_flower(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_enqueue(args: argparse.Namespace, settings: Settings) -> int:
+    import os
+
     from mediaq.db import transaction
     from mediaq.enqueue import JobSpec, enqueue
+    from mediaq.fleetsettings import fleet_cpu_only
 
     params = parse_params(args.param or [])
-    spec = JobSpec(
-        args.type,
-        params,
-        args.priority,
-        args.resource_category,
-        args.vram,
-        cpu_only=settings.cpu_only,
-        unique_key=args.unique_key,
-    )
     with transaction(settings.database_url) as session:
+        spec = JobSpec(
+            args.type,
+            params,
+            args.priority,
+            args.resource_category,
+            args.vram,
+            cpu_only=fleet_cpu_only(session.connection(), settings, os.environ),
+            unique_key=args.unique_key,
+        )
         job_id = enqueue(session, spec)
     print(job_id)
     return 0
@@ -136,7 +139,10 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
     from ops.up import UpOptions, run_up
 
     options = UpOptions(
-        flower_port=args.flower_port, flower=not args.no_flower, worker=not args.no_worker
+        flower_port=args.flower_port,
+        flower=not args.no_flower,
+        worker=not args.no_worker,
+        demo_follows=args.demo_follows,
     )
     return run_up(settings, options, _stop_event(), os.environ)
 
@@ -232,6 +238,12 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--host-name", dest="host_name", help="worker host name (MEDIAQ_HOST)")
     up.add_argument("--concurrency", type=int)
     up.add_argument("--fake-gpus", dest="fake_gpus", type=parse_fake_gpus)
+    up.add_argument(
+        "--demo-follows",
+        dest="demo_follows",
+        action="store_true",
+        help="say that the demo runs next instead of suggesting it (scripts/up)",
+    )
     demo = sub.add_parser("demo", parents=[common], help="make test videos and process them")
     demo.add_argument("--port", dest="api_port", type=int, help="the API port of the system")
     demo.add_argument("--flower-port", dest="flower_port", type=int, default=5555)

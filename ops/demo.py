@@ -29,6 +29,7 @@ from mediaq.errors import MediaqError
 from mediaq.jobstates import TERMINAL
 from mediaq.jobtypes import JOB_TYPES
 from mediaq.settings import Settings
+from ops.hints import mediaq_command
 from ops.up import local_host
 
 POLL_S = 0.3
@@ -285,9 +286,10 @@ def run_demo(settings: Settings, options: DemoOptions, console: Console | None =
     deadline = time.monotonic() + options.timeout_s
     cpu_hosts, gpus = live_hosts(settings)
     if cpu_hosts == 0:
+        mediaq = mediaq_command()
         console.print(
             "[red]No live worker host serves the cpu class.[/] Start the system first with"
-            " `mediaq up` (or `docker compose up -d`), then run `mediaq demo` again."
+            f" `{mediaq} up` (or `docker compose up -d`), then run `{mediaq} demo` again."
         )
         return 1
     use_gpu = options.gpu == "yes" or (options.gpu == "auto" and gpus > 0 and not settings.cpu_only)
@@ -330,5 +332,16 @@ def print_summary(
     base = f"http://{local_host(settings)}:{settings.api_port}"
     console.print(f"Gallery:   {base}/api/media/public")
     console.print(f"Flower:    http://127.0.0.1:{options.flower_port}/")
-    console.print(f"Dashboard: {base}/admin/queue")
-    console.print(f"Jobs:      mediaq jobs   (or mediaq jobs {all_ids[-1]} to follow one)")
+    console.print(f"Dashboard: {dashboard_url(settings)}")
+    mediaq = mediaq_command()
+    console.print(f"Jobs:      {mediaq} jobs   (or {mediaq} jobs {all_ids[-1]} to follow one)")
+
+
+def dashboard_url(settings: Settings) -> str:
+    """The dashboard with an admin token when this process can mint one (JWT_SECRET set)."""
+    from api_shim.auth import mint_token
+
+    base = f"http://{local_host(settings)}:{settings.api_port}/admin/queue"
+    if not settings.jwt_secret:
+        return f"{base}   (sign in with the admin token `mediaq up` printed)"
+    return f"{base}#token={mint_token(settings, 1, settings.admin_roles[0], 24 * 3600)}"

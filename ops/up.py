@@ -29,7 +29,8 @@ from sqlalchemy import text
 
 from mediaq.errors import ConfigError
 from mediaq.proctree import ProcessTree
-from mediaq.settings import Settings, settings_to_env
+from mediaq.settings import Settings, env_name, settings_to_env
+from ops.hints import mediaq_command
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class UpOptions:
     flower_port: int = 5555
     flower: bool = True
     worker: bool = True
+    demo_follows: bool = False  # scripts/up runs the demo itself once the API answers
     stop_grace_s: float = STOP_GRACE_S
 
 
@@ -106,6 +108,46 @@ def prepare_settings(settings: Settings, environ: Mapping[str, str]) -> tuple[Se
     return settings, notes
 
 
+def gpu_routing(
+    settings: Settings, environ: Mapping[str, str], has_gpu: bool
+) -> tuple[Settings, str | None]:
+    """Where GPU job types run on this one-machine system, and a note saying so (pure).
+
+    Without a GPU, GPU job types run on the CPU (software encoding) unless the environment
+    says ``MEDIAQ_CPU_ONLY=false``; with one, they go to the GPU unless it says ``true``.
+    """
+    var = env_name("cpu_only")
+    if var in environ:
+        if not has_gpu and not settings.cpu_only:
+            return settings, (
+                f"no GPU on this machine and {var}=false: GPU job types wait (NO_WORKERS)"
+                " until a GPU worker host joins"
+            )
+        return settings, None
+    if has_gpu:
+        return dataclasses.replace(settings, cpu_only=False), None
+    return dataclasses.replace(settings, cpu_only=True), (
+        f"no GPU on this machine: GPU job types run on the CPU with libx264 ({var}=true);"
+        f" set {var}=false to keep them for GPU worker hosts"
+    )
+
+
+def has_gpu(settings: Settings) -> bool:
+    """A GPU the worker of this tree would use (fake GPUs count)."""
+    from workers.nvml_real import nvml_available
+
+    return bool(settings.fake_gpus) or nvml_available()
+
+
+def record_gpu_routing(settings: Settings) -> None:
+    """Tell the fleet (``fleet_settings``), so ``mediaq enqueue`` elsewhere routes the same."""
+    from mediaq.db import engine_for
+    from mediaq.fleetsettings import CPU_ONLY, write_setting
+
+    with engine_for(settings.database_url).begin() as conn:
+        write_setting(conn, CPU_ONLY, "true" if settings.cpu_only else "false")
+
+
 def service_argv(name: str, options: UpOptions, python: str = sys.executable) -> list[str]:
     """The command line of one service of the tree (every service is a ``mediaq`` command)."""
     argv = [python, "-m", "ops.cli", name]
@@ -151,7 +193,16 @@ def banner(settings: Settings, options: UpOptions, token: str | None) -> str:
         lines.append(f"  Flower     http://127.0.0.1:{options.flower_port}/")
     if token:
         lines.append(f"  admin token (24 h): {token}")
-    lines.append("Try `mediaq demo` in another terminal. Stop with Ctrl-C.")
+    if settings.cpu_only:
+        lines.append(
+            "  no GPU: GPU job types run on the CPU (MEDIAQ_CPU_ONLY=false to wait for one)"
+        )
+    mediaq = mediaq_command()
+    if options.demo_follows:
+        lines.append(f"The demo starts now; afterwards `{mediaq} jobs` lists the jobs.")
+    else:
+        lines.append(f"Try `{mediaq} demo` in another terminal.")
+    lines.append("Stop with Ctrl-C.")
     return "\n".join(lines)
 
 
@@ -249,6 +300,10 @@ def run_up(
 
     upgrade_to_head(settings.database_url)
     notes.append("database migrated to the newest schema")
+    settings, routing = gpu_routing(settings, environ, has_gpu(settings))
+    record_gpu_routing(settings)
+    if routing:
+        notes.append(routing)
     note = in_flight_note(settings)
     if note:
         notes.append(note)

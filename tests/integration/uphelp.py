@@ -40,13 +40,17 @@ def alive(pids: list[tuple[int, int]]) -> list[int]:
 class UpProcess:
     """``mediaq up`` in a session of its own, with its output in a log file."""
 
-    def __init__(self, settings: Settings, log_path: Path, *extra: str) -> None:
+    def __init__(
+        self, settings: Settings, log_path: Path, *extra: str, unset: tuple[str, ...] = ()
+    ) -> None:
         self.settings = settings
         self.api_port = free_port()
         self.flower_port = free_port()
         self.log_path = log_path
         env = dict(os.environ) | settings_to_env(settings) | {"PYTHONUNBUFFERED": "1"}
         env.pop("ENABLE_MEDIA_FEATURES", None)
+        for name in unset:  # as if the operator never set it
+            env.pop(name, None)
         self.env = env
         self.log_file = open(log_path, "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
