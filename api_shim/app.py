@@ -21,6 +21,7 @@ from api_shim import (
     public_media_routes,
     queue_routes,
     reactions_routes,
+    schedule_routes,
     stream_routes,
     videos_routes,
 )
@@ -48,6 +49,7 @@ def routes() -> list[BaseRoute]:
         *bulk_routes.ROUTES,
         *jobs_routes.ROUTES,
         *queue_routes.ROUTES,
+        *schedule_routes.ROUTES,
         *metrics_route.ROUTES,
         *dashboard.ROUTES,
         *videos_routes.ROUTES,

@@ -106,6 +106,10 @@ class Settings:
     view_window_s: int = 1800  # MEDIAQ_VIEW_WINDOW
     json_logs: bool = False  # MEDIAQ_JSON_LOGS
     queue_prefix: str = "mediaq"  # MEDIAQ_QUEUE_PREFIX
+    # retention: finished jobs are deleted this many days after they ended (0 keeps forever)
+    retain_completed_days: int = 7  # MEDIAQ_RETAIN_COMPLETED_DAYS
+    retain_failed_days: int = 30  # MEDIAQ_RETAIN_FAILED_DAYS
+    retain_cancelled_days: int = 7  # MEDIAQ_RETAIN_CANCELLED_DAYS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -138,6 +142,9 @@ class Settings:
             "MEDIAQ_LOOKAHEAD": ("lookahead", 0),
             "MEDIAQ_LOG_MAX_CHARS": ("log_max_chars", 256),
             "MEDIAQ_VIEW_WINDOW": ("view_window_s", 1),
+            "MEDIAQ_RETAIN_COMPLETED_DAYS": ("retain_completed_days", 0),
+            "MEDIAQ_RETAIN_FAILED_DAYS": ("retain_failed_days", 0),
+            "MEDIAQ_RETAIN_CANCELLED_DAYS": ("retain_cancelled_days", 0),
         }
         for var, (name, minimum) in ints.items():
             if env.get(var):
@@ -246,6 +253,9 @@ _ENV_NAMES = {
     "view_window_s": "MEDIAQ_VIEW_WINDOW",
     "json_logs": "MEDIAQ_JSON_LOGS",
     "queue_prefix": "MEDIAQ_QUEUE_PREFIX",
+    "retain_completed_days": "MEDIAQ_RETAIN_COMPLETED_DAYS",
+    "retain_failed_days": "MEDIAQ_RETAIN_FAILED_DAYS",
+    "retain_cancelled_days": "MEDIAQ_RETAIN_CANCELLED_DAYS",
 }
 
 

@@ -124,6 +124,13 @@ def parse_params(pairs: Sequence[str]) -> dict[str, Any]:
     return params
 
 
+def cmd_schedule(args: argparse.Namespace, settings: Settings) -> int:
+    from ops import schedulecli
+
+    params = parse_params(getattr(args, "param", None) or [])
+    return schedulecli.run(args, settings, params)
+
+
 def cmd_jobs(args: argparse.Namespace, settings: Settings) -> int:
     from ops.jobsview import follow_job, print_jobs
 
@@ -216,6 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
         dest="unique_key",
         help="while a job with this key is pending, queued or running, print its id instead",
     )
+    from ops import schedulecli
+
+    schedulecli.add_parser(sub, common)
     jobs = sub.add_parser("jobs", parents=[common], help="list jobs, or follow one")
     jobs.add_argument("id", nargs="?", type=int)
     jobs.add_argument("--status")
@@ -266,6 +276,7 @@ COMMANDS: dict[str, Command] = {
     "flower": cmd_flower,
     "enqueue": cmd_enqueue,
     "jobs": cmd_jobs,
+    "schedule": cmd_schedule,
     "doctor": cmd_doctor,
     "token": cmd_token,
     "up": cmd_up,

@@ -67,7 +67,7 @@ def _load_contributors() -> None:
     # Modules that contribute periodic work; imported lazily to keep start-up light.
     import importlib
 
-    for module in ("scheduler.maintenance",):
+    for module in ("scheduler.maintenance", "scheduler.retention", "scheduler.schedules"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:
