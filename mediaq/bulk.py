@@ -17,10 +17,10 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
-from mediaq.jobstates import CANCELLABLE, RETRYABLE_BY_USER, TERMINAL, JobStatus
+from mediaq.jobstates import CANCELLABLE, RETRYABLE_BY_USER, TERMINAL, Event, JobStatus
 from mediaq.jobtypes import JOB_TYPES
-from mediaq.pipelines import resolve_pipeline
 from mediaq.settings import RESOURCE_CLASSES
+from mediaq.transitions import by_batch, resolve_pipeline
 
 BATCH = 5_000
 MAX_IDS = 10_000
@@ -37,33 +37,11 @@ PIPELINE_DONE_SQL = (
     "WHERE p.id = jobs.pipeline_id AND p.status IN ('pending', 'running')))"
 )
 
-# action -> (statuses it may start from, the statement applied to the batch's rows)
+# action -> (statuses it may start from, the statement applied to the batch's rows); the
+# status changes are the transitions' own statements (``mediaq.transitions.by_batch``)
 ACTIONS: dict[str, tuple[frozenset[JobStatus], str]] = {
-    "cancel": (
-        CANCELLABLE,
-        """
-        UPDATE jobs SET status = 'cancelled', completed_at = now(), updated_at = now(),
-               waiting_code = NULL, waiting_reason = NULL, queue_position = NULL,
-               held = false, log = coalesce(log, '') || 'cancelled by request' || chr(10)
-          FROM batch WHERE jobs.id = batch.id AND jobs.status IN {sources}
-        RETURNING jobs.id, jobs.pipeline_id
-        """,
-    ),
-    "retry": (
-        RETRYABLE_BY_USER,
-        """
-        UPDATE jobs SET status = 'pending', failures = 0, not_before = NULL,
-               progress = 0, completed_at = NULL, started_at = NULL, updated_at = now(),
-               assigned_host = NULL, assigned_gpu = NULL, heartbeat_at = NULL,
-               result = NULL,
-               held = coalesce(jobs.depends_on <> '{{}}' AND EXISTS (
-                   SELECT 1 FROM jobs d WHERE d.id = ANY(jobs.depends_on)
-                      AND d.status <> 'completed'), false),
-               log = coalesce(log, '') || 'retried by request' || chr(10)
-          FROM batch WHERE jobs.id = batch.id AND jobs.status IN {sources}
-        RETURNING jobs.id, NULL::int AS pipeline_id
-        """,
-    ),
+    "cancel": (CANCELLABLE, by_batch(Event.CANCEL).replace("{", "{{").replace("}", "}}")),
+    "retry": (RETRYABLE_BY_USER, by_batch(Event.RETRY).replace("{", "{{").replace("}", "}}")),
     "delete": (
         TERMINAL,
         f"""

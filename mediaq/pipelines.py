@@ -1,7 +1,8 @@
 """Pipelines: ordered job steps whose dependencies are resolved in the database.
 
 A step's job is written at once but ``held``; it is released when every job it depends on
-completed. A step that failed for good or was cancelled cancels the rest.
+completed. A step that failed for good or was cancelled cancels the rest
+(``mediaq.transitions.resolve_pipeline``, after every step's outcome).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, insert, text
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from mediaq.enqueue import JobSpec, job_row
@@ -102,60 +103,3 @@ def create_pipeline(session: Session, name: str, steps: Sequence[StepSpec]) -> i
 def _dependency_reason(deps: Sequence[int]) -> str:
     names = ", ".join(f"#{d}" for d in deps)
     return f"DEPENDENCY: waits for job {names} to complete"
-
-
-def resolve_pipeline(conn: Connection | Session, pipeline_id: int) -> None:
-    """Release steps whose dependencies completed; cancel the rest after a failure."""
-    broken = conn.execute(
-        text(
-            "SELECT id, status FROM jobs WHERE pipeline_id = :p "
-            "AND status IN ('failed', 'cancelled') ORDER BY id LIMIT 1"
-        ),
-        {"p": pipeline_id},
-    ).first()
-    if broken is not None:
-        conn.execute(
-            text(
-                """
-                UPDATE jobs SET status = 'cancelled', completed_at = now(), updated_at = now(),
-                       held = false, waiting_code = NULL, waiting_reason = NULL,
-                       queue_position = NULL,
-                       log = coalesce(log, '') || :line
-                 WHERE pipeline_id = :p AND status IN ('pending', 'queued', 'running')
-                """
-            ),
-            {
-                "p": pipeline_id,
-                "line": f"cancelled: pipeline step job #{broken.id} {broken.status}\n",
-            },
-        )
-        conn.execute(
-            text(
-                "UPDATE pipelines SET status = :s, completed_at = now() "
-                "WHERE id = :p AND completed_at IS NULL"
-            ),
-            {"p": pipeline_id, "s": "failed" if broken.status == "failed" else "cancelled"},
-        )
-        return
-    conn.execute(
-        text(
-            """
-            UPDATE jobs j SET held = false, waiting_code = NULL, waiting_reason = NULL
-             WHERE j.pipeline_id = :p AND j.status = 'pending' AND j.held
-               AND NOT EXISTS (SELECT 1 FROM jobs d
-                                WHERE d.id = ANY(j.depends_on) AND d.status <> 'completed')
-            """
-        ),
-        {"p": pipeline_id},
-    )
-    conn.execute(
-        text(
-            """
-            UPDATE pipelines SET status = 'completed', completed_at = now()
-             WHERE id = :p AND completed_at IS NULL
-               AND NOT EXISTS (SELECT 1 FROM jobs WHERE pipeline_id = :p
-                                AND status <> 'completed')
-            """
-        ),
-        {"p": pipeline_id},
-    )

@@ -1,97 +1,29 @@
-"""Applying a plan: the atomic pending -> queued update, then one Celery message per job."""
+"""Applying a plan: the atomic pending -> queued update (``mediaq.transitions.admit``), then
+one Celery message per admitted job, and the waiting positions and reasons of the rest."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from celery import Celery
 from sqlalchemy import Connection, text
 
 from mediaq.celeryapp import RUN_JOB
-from mediaq.pauses import NOT_PAUSED_SQL
 from mediaq.queues import queue_for, task_id
-from scheduler.model import Placement, Waiting
+from mediaq.transitions import Admitted, admit, admit_cpu_head
+from scheduler.model import Waiting
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class Admitted:
-    """A job that is now queued and must be published (after the commit)."""
-
-    job_id: int
-    attempt: int
-    gpu_uuid: str | None
-
-
-def admit(conn: Connection, placements: Sequence[Placement]) -> list[Admitted]:
-    """Move placed jobs to queued with their reservation, if they are still pending.
-
-    The ``status = 'pending'`` condition makes admission and reservation one atomic step:
-    a job cancelled meanwhile, or admitted by another scheduler, is simply not returned.
-    """
-    if not placements:
-        return []
-    rows = conn.execute(
-        text(
-            """
-            UPDATE jobs AS j
-               SET status = 'queued', queued_at = now(), updated_at = now(),
-                   assigned_gpu = p.gpu, assigned_host = p.host,
-                   waiting_code = NULL, waiting_reason = NULL, queue_position = NULL
-              FROM unnest(CAST(:ids AS int[]), CAST(:gpus AS text[]), CAST(:hosts AS text[]))
-                   AS p(id, gpu, host)
-             WHERE j.id = p.id AND j.status = 'pending'
-            RETURNING j.id, j.attempt, j.assigned_gpu
-            """
-        ),
-        {
-            "ids": [p.job_id for p in placements],
-            "gpus": [p.gpu_uuid for p in placements],
-            "hosts": [p.host for p in placements],
-        },
-    ).all()
-    order = {p.job_id: i for i, p in enumerate(placements)}
-    admitted = [Admitted(r.id, r.attempt, r.assigned_gpu) for r in rows]
-    admitted.sort(key=lambda a: order[a.job_id])
-    return admitted
-
-
-_ADMIT_CPU_HEAD = text(
-    f"""
-    WITH pick AS (
-        SELECT id FROM jobs
-         WHERE status = 'pending' AND resource_category = 'cpu' AND NOT held
-           AND (not_before IS NULL OR not_before <= now()) AND {NOT_PAUSED_SQL}
-         ORDER BY priority DESC, created_at, id
-         LIMIT greatest(0, :room - (SELECT count(*) FROM jobs
-                                     WHERE status IN ('queued', 'running')
-                                       AND resource_category = 'cpu'))
-         FOR UPDATE SKIP LOCKED)
-    UPDATE jobs AS j
-       SET status = 'queued', queued_at = now(), updated_at = now(),
-           assigned_gpu = NULL, assigned_host = NULL,
-           waiting_code = NULL, waiting_reason = NULL, queue_position = NULL
-      FROM pick
-     WHERE j.id = pick.id AND j.status = 'pending'
-    RETURNING j.id, j.attempt, j.priority, j.created_at
-    """
-)
-
-
-def admit_cpu_head(conn: Connection, room: int) -> list[Admitted]:
-    """The fast path of CPU admission, in one statement: admit the head of the pending
-    queue while fewer than ``room`` CPU jobs are queued or running. Same rule as
-    ``scheduler.ordering.plan_slots``; the full pass uses the pure planner."""
-    if room <= 0:
-        return []
-    rows = sorted(
-        conn.execute(_ADMIT_CPU_HEAD, {"room": room}).all(),
-        key=lambda r: (-r.priority, r.created_at, r.id),
-    )
-    return [Admitted(r.id, r.attempt, None) for r in rows]
+__all__ = [
+    "Admitted",
+    "admit",
+    "admit_cpu_head",
+    "clear_positions_outside",
+    "publish",
+    "write_waiting",
+]
 
 
 def publish(app: Celery, prefix: str, jobs: Sequence[Admitted]) -> None:

@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 
 from mediaq import jobstore
 from mediaq.errors import JobCancelled
-from mediaq.jobstore import Claim
 from mediaq.settings import Settings
+from mediaq.transitions import Claim
 
 PROGRESS_MIN_INTERVAL_S = 0.5
 KILL_GRACE_S = 2.0

@@ -22,9 +22,9 @@ from sqlalchemy import Connection, text
 from mediaq.db import engine_for
 from mediaq.errors import PreflightFailed
 from mediaq.hostpaths import preflight_socket
-from mediaq.jobstore import Claim
 from mediaq.preflightwire import PreflightUnavailable, ask_daemon
 from mediaq.settings import Settings
+from mediaq.transitions import Claim
 from tasks.run_job import Preflight
 
 

@@ -15,14 +15,14 @@ from typing import Any
 from celery import Celery, Task
 from sqlalchemy import Engine
 
-from mediaq import jobstore
+from mediaq import transitions
 from mediaq.celeryapp import RUN_JOB
 from mediaq.db import engine_for
 from mediaq.errors import AttemptSuperseded, JobCancelled, PermanentError, PreflightFailed
-from mediaq.jobstore import Claim
 from mediaq.logging_setup import install_celery_logging, job_log_context
 from mediaq.metrics import DUPLICATES_DROPPED, count_event
 from mediaq.settings import Settings
+from mediaq.transitions import Claim
 from tasks.context import JobContext
 from tasks.monitor import AttemptMonitor
 from tasks.registry import handler_for
@@ -81,7 +81,9 @@ def execute_job(
     """Claim and run one job; never raises for the job's own failures."""
     settings = runtime.settings
     with runtime.autocommit.connect() as conn:
-        claim = jobstore.claim(conn, job_id, expected_attempt, settings.host_name, runtime.gpu_uuid)
+        claim = transitions.claim(
+            conn, job_id, expected_attempt, settings.host_name, runtime.gpu_uuid
+        )
     if claim is None:
         log.info(
             "job %s: nothing to claim for attempt %s; delivery dropped", job_id, expected_attempt
@@ -106,7 +108,7 @@ def _run_claimed(runtime: WorkerRuntime, ctx: JobContext) -> Outcome:
         result = handler(ctx)
     except PreflightFailed as exc:
         with runtime.engine.begin() as conn:
-            jobstore.return_to_pending(
+            transitions.refuse(
                 conn, claim.job_id, claim.attempt, "PREFLIGHT_FAILED", exc.reason, cap
             )
         return Outcome("preflight_refused", exc.reason)
@@ -120,7 +122,7 @@ def _run_claimed(runtime: WorkerRuntime, ctx: JobContext) -> Outcome:
     # A pipeline step resolves its pipeline in the same transaction as its outcome.
     engine = runtime.engine if claim.pipeline_id is not None else runtime.autocommit
     with engine.begin() as conn:
-        done = jobstore.complete(conn, claim.job_id, claim.attempt, _json_result(result), cap)
+        done = transitions.complete(conn, claim.job_id, claim.attempt, _json_result(result), cap)
     return Outcome("completed" if done else "cancelled")
 
 
@@ -130,12 +132,12 @@ def _record_failure(
     if ctx.cancelled:
         return Outcome("cancelled", error)
     with runtime.engine.begin() as conn:
-        outcome = jobstore.fail(
-            conn, ctx.job_id, ctx.attempt, error, permanent, runtime.settings.log_max_chars
+        decision = transitions.fail(
+            conn, ctx.claim, error, permanent, runtime.settings.log_max_chars
         )
-    if outcome is None:
+    if decision is None:
         return Outcome("cancelled", error)
-    return Outcome("retrying" if outcome.status == "pending" else "failed", error)
+    return Outcome("retrying" if decision.retry else "failed", error)
 
 
 def _json_result(result: Any) -> dict[str, Any] | None:

@@ -22,13 +22,14 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from mediaq import transitions
 from mediaq.db import engine_for
 from mediaq.hostpaths import preflight_socket
 from mediaq.library import check_library
 from mediaq.settings import Settings
 from workers.celery_procs import WorkerSupervisor, worker_specs
 from workers.gpu_backend import GpuBackend, GpuSnapshot, open_backend
-from workers.hostregistry import heartbeat_host, mark_gone, register_host, release_lost_gpu_jobs
+from workers.hostregistry import heartbeat_host, mark_gone, register_host
 from workers.preflight_service import PreflightService
 
 log = logging.getLogger(__name__)
@@ -98,7 +99,7 @@ class HostDaemon:
 
     def _release(self, uuid: str) -> None:
         with self.engine.begin() as conn:
-            released = release_lost_gpu_jobs(
+            released = transitions.release_gpu(
                 conn, self.settings.host_name, uuid, self.settings.log_max_chars
             )
         if released:

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, text
 
-from mediaq.pipelines import resolve_pipeline
 from mediaq.settings import Settings
 from workers.gpu_backend import GpuSnapshot
 
@@ -95,43 +94,6 @@ def _upsert_gpu(conn: Connection, host: str, snap: GpuSnapshot, our_pids: frozen
             "cap": snap.encoder_capacity,
         },
     )
-
-
-def release_lost_gpu_jobs(conn: Connection, host: str, uuid: str, cap: int) -> list[int]:
-    """The jobs of a lost GPU go back to be placed elsewhere; returns their ids.
-
-    A queued job never started: it simply returns to pending. A running one was cut off
-    (its worker was killed with the GPU): that counts as a failed attempt, retried at once
-    elsewhere or failed after its maximum attempts, so a job that keeps taking GPUs down
-    does not go round forever. Fenced like every outcome: only rows still on this GPU.
-    """
-    rows = conn.execute(
-        text(
-            """
-            UPDATE jobs
-               SET status = CASE WHEN status = 'queued' OR failures + 1 < max_attempts
-                                 THEN 'pending' ELSE 'failed' END,
-                   failures = failures + CASE WHEN status = 'running' THEN 1 ELSE 0 END,
-                   completed_at = CASE WHEN status = 'running' AND failures + 1 >= max_attempts
-                                       THEN now() END,
-                   last_error = CASE WHEN status = 'running' THEN 'GPU lost' ELSE last_error END,
-                   assigned_gpu = NULL, assigned_host = NULL, heartbeat_at = NULL,
-                   queued_at = NULL, not_before = NULL, updated_at = now(),
-                   log = right(coalesce(log, '') || '[attempt ' || attempt || '] GPU '
-                               || :uuid || ' on host ' || :host
-                               || CASE WHEN status = 'queued' OR failures + 1 < max_attempts
-                                       THEN ' lost; placed again' ELSE ' lost; giving up' END
-                               || chr(10), :cap)
-             WHERE status IN ('queued', 'running') AND assigned_gpu = :uuid
-            RETURNING id, status, pipeline_id
-            """
-        ),
-        {"uuid": uuid, "host": host, "cap": cap},
-    ).all()
-    for r in rows:
-        if r.status == "failed" and r.pipeline_id is not None:
-            resolve_pipeline(conn, r.pipeline_id)
-    return [r.id for r in rows]
 
 
 def mark_gone(conn: Connection, host: str) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from mediaq import jobstore
+from mediaq import jobstore, transitions
 from mediaq.db import engine_for, transaction
 from mediaq.enqueue import JobSpec, enqueue, enqueue_many
 from mediaq.jobcontrol import cancel_job
@@ -244,13 +244,13 @@ def test_writes_carrying_an_old_attempt_number_change_nothing(settings: Settings
     engine = engine_for(settings.database_url)
     cap = settings.log_max_chars
 
-    def admit_and_claim() -> jobstore.Claim:
+    def admit_and_claim() -> transitions.Claim:
         with engine.begin() as conn:
             conn.execute(text("UPDATE jobs SET status = 'queued' WHERE id = :i"), {"i": job_id})
             attempt = conn.execute(
                 text("SELECT attempt FROM jobs WHERE id = :i"), {"i": job_id}
             ).scalar_one()
-            claim = jobstore.claim(conn, job_id, attempt, "h", None)
+            claim = transitions.claim(conn, job_id, attempt, "h", None)
         assert claim is not None
         return claim
 
@@ -267,10 +267,10 @@ def test_writes_carrying_an_old_attempt_number_change_nothing(settings: Settings
         assert not jobstore.report_progress(conn, job_id, old.attempt, 99)
         assert not jobstore.append_log(conn, job_id, old.attempt, "zombie\n", cap)
         assert not jobstore.heartbeat(conn, job_id, old.attempt)
-        assert not jobstore.complete(conn, job_id, old.attempt, {"zombie": True}, cap)
-        assert jobstore.fail(conn, job_id, old.attempt, "zombie", False, cap) is None
-        assert not jobstore.return_to_pending(conn, job_id, old.attempt, "X", "x", cap)
+        assert not transitions.complete(conn, job_id, old.attempt, {"zombie": True}, cap)
+        assert transitions.fail(conn, old, "zombie", False, cap) is None
+        assert not transitions.refuse(conn, job_id, old.attempt, "X", "x", cap)
     # a second delivery of the same admission finds nothing to claim
     with engine.begin() as conn:
-        assert jobstore.claim(conn, job_id, old.attempt, "h", None) is None
+        assert transitions.claim(conn, job_id, old.attempt, "h", None) is None
     assert query(settings, "SELECT * FROM jobs WHERE id = :i", i=job_id) == before

@@ -10,11 +10,12 @@ import httpx
 from mediaq.db import engine_for, transaction
 from mediaq.enqueue import JobSpec, enqueue
 from mediaq.settings import Settings
+from mediaq.transitions import release_gpu
 from scheduler.fleet import load_capacity, load_live, load_pending
 from tests.integration.apiharness import admin_headers, live_server
 from tests.integration.fleet import query, scalar
 from workers.gpu_backend import GpuProcess, GpuSnapshot
-from workers.hostregistry import heartbeat_host, register_host, release_lost_gpu_jobs
+from workers.hostregistry import heartbeat_host, register_host
 
 
 def snap(uuid: str, index: int, total: int, used: int = 0, healthy: bool = True) -> GpuSnapshot:
@@ -93,7 +94,7 @@ def test_lost_gpu_jobs_go_back_queued_ones_free_running_ones_as_a_failed_attempt
     elsewhere = add_job(settings, "running", "GPU-b", 1000)
     with engine_for(settings.database_url).begin() as conn:
         conn.exec_driver_sql(f"UPDATE jobs SET failures = max_attempts - 1 WHERE id = {last_try}")
-        released = release_lost_gpu_jobs(conn, settings.host_name, "GPU-a", 10_000)
+        released = release_gpu(conn, settings.host_name, "GPU-a", 10_000)
     assert sorted(released) == sorted([queued, running, last_try])
     rows = {
         r.id: r for r in query(settings, "SELECT id, status, failures, assigned_gpu, log FROM jobs")
