@@ -1,4 +1,4 @@
-"""``mediaq``: one command line for every role (SPEC §5)."""
+"""``mediaq``: one command line for every role: the services, the operator's tools, the demo."""
 
 from __future__ import annotations
 
@@ -12,9 +12,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from mediaq.errors import ConfigError, MediaqError
+from sqlalchemy.exc import DBAPIError
+
+from mediaq.errors import ConfigError, Conflict, MediaqError, NotFound
 from mediaq.logging_setup import configure_logging
-from mediaq.settings import Settings, parse_classes, parse_fake_gpus
+from mediaq.settings import RESOURCE_CLASSES, Settings, parse_classes, parse_fake_gpus
+from ops import exitcodes
 
 Command = Callable[[argparse.Namespace, Settings], int]
 
@@ -166,6 +169,24 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return run_demo(settings, options)
 
 
+def cmd_cancel(args: argparse.Namespace, settings: Settings) -> int:
+    from ops.jobactions import act_on_jobs
+
+    return act_on_jobs(settings, "cancel", args.ids)
+
+
+def cmd_retry(args: argparse.Namespace, settings: Settings) -> int:
+    from ops.jobactions import act_on_jobs
+
+    return act_on_jobs(settings, "retry", args.ids)
+
+
+def cmd_videos(args: argparse.Namespace, settings: Settings) -> int:
+    from ops.videosview import print_videos
+
+    return print_videos(settings, args.search, args.directory_type, args.limit)
+
+
 def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
     from ops.doctor import run_doctor
 
@@ -182,7 +203,12 @@ def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mediaq", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="mediaq",
+        description=__doc__,
+        epilog="exit codes: "
+        + "; ".join(f"{code} {meaning}" for code, meaning in exitcodes.EXIT_CODES.items()),
+    )
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--database-url", dest="database_url")
     common.add_argument("--redis-url", dest="redis_url")
@@ -212,11 +238,20 @@ def build_parser() -> argparse.ArgumentParser:
     flower = sub.add_parser("flower", parents=[common], help="Flower on the same broker")
     flower.add_argument("--port", type=int, default=5555)
     flower.add_argument("--address", default="0.0.0.0")
-    enq = sub.add_parser("enqueue", parents=[common], help="enqueue a job, print its id")
-    enq.add_argument("type")
+    from mediaq.models import DIRECTORY_TYPES
+    from ops.enqueuehelp import job_types_help
+
+    enq = sub.add_parser(
+        "enqueue",
+        parents=[common],
+        help="enqueue a job, print its id",
+        epilog=job_types_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    enq.add_argument("type", help="a job type (listed below)")
     enq.add_argument("--param", action="append", metavar="K=V")
     enq.add_argument("--priority", type=int, default=5)
-    enq.add_argument("--resource-category", dest="resource_category")
+    enq.add_argument("--resource-category", dest="resource_category", choices=RESOURCE_CLASSES)
     enq.add_argument("--vram", type=int)
     enq.add_argument(
         "--unique-key",
@@ -230,6 +265,14 @@ def build_parser() -> argparse.ArgumentParser:
     jobs.add_argument("id", nargs="?", type=int)
     jobs.add_argument("--status")
     jobs.add_argument("--limit", type=int, default=30)
+    cancel = sub.add_parser("cancel", parents=[common], help="cancel pending/queued/running jobs")
+    cancel.add_argument("ids", nargs="+", type=int, metavar="ID")
+    retry = sub.add_parser("retry", parents=[common], help="run failed or cancelled jobs again")
+    retry.add_argument("ids", nargs="+", type=int, metavar="ID")
+    videos = sub.add_parser("videos", parents=[common], help="list the library's videos")
+    videos.add_argument("--search", help="part of the file name, title, producer or path")
+    videos.add_argument("--type", dest="directory_type", choices=DIRECTORY_TYPES)
+    videos.add_argument("--limit", type=int, default=50)
     doctor = sub.add_parser(
         "doctor",
         parents=[common],
@@ -277,6 +320,9 @@ COMMANDS: dict[str, Command] = {
     "enqueue": cmd_enqueue,
     "jobs": cmd_jobs,
     "schedule": cmd_schedule,
+    "cancel": cmd_cancel,
+    "retry": cmd_retry,
+    "videos": cmd_videos,
     "doctor": cmd_doctor,
     "token": cmd_token,
     "up": cmd_up,
@@ -287,15 +333,37 @@ COMMANDS: dict[str, Command] = {
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    settings = Settings()
     try:
         settings = Settings.from_env().with_overrides(**vars(args))
         configure_logging(settings, args.command, logging.DEBUG if args.verbose else logging.INFO)
         return COMMANDS[args.command](args, settings)
     except (ConfigError, MediaqError) as exc:
         print(f"mediaq {args.command}: {exc}", file=sys.stderr)
-        return 2
+        if isinstance(exc, NotFound):
+            return exitcodes.NOT_FOUND
+        if isinstance(exc, Conflict):
+            return exitcodes.CONFLICT
+        return exitcodes.USAGE
+    except DBAPIError as exc:
+        print(f"mediaq {args.command}: {database_problem(exc, settings)}", file=sys.stderr)
+        return exitcodes.UNAVAILABLE
     except KeyboardInterrupt:
-        return 130
+        return exitcodes.INTERRUPTED
+
+
+def database_problem(exc: DBAPIError, settings: Settings) -> str:
+    """One line for a database error at the command line (the password masked)."""
+    from ops.doctor import mask_url, plain_database_url
+
+    url = mask_url(plain_database_url(settings))
+    first = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc).__name__
+    if "does not exist" in first and "relation" in first:
+        return f"the database {url} has no mediaq schema ({first}); run `mediaq migrate`"
+    return (
+        f"PostgreSQL at {url} (DATABASE_URL) did not answer: {first}; "
+        "`mediaq doctor` checks every service"
+    )
 
 
 if __name__ == "__main__":
