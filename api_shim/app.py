@@ -8,6 +8,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api_shim import (
     admin_media_routes,
@@ -68,6 +69,13 @@ def create_app(settings: Settings) -> Starlette:
     if not settings.enable_media_features:
         raise ConfigError(FEATURE_DISABLED)
     middleware = [
+        # First: behind a trusted proxy the client is the one it names in X-Forwarded-For;
+        # from anyone else that header is ignored (the server runs with proxy_headers off).
+        *(
+            [Middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))]
+            if settings.trusted_proxies
+            else []
+        ),
         Middleware(SecurityHeaders),
         # Then: unknown origins and oversized bodies are refused before anything runs.
         Middleware(OriginGate, allowed=settings.cors_origins),

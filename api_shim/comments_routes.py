@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from api_shim.auth import optional_user, require_admin
 from api_shim.errors import ApiError
+from api_shim.guard import client_address, session_identity, user_identity
 from api_shim.params import INT32_MAX, body_int, body_str, json_body, path_id, query_int
 from api_shim.reactions import format_video_time
 from api_shim.resources import resources_of
@@ -73,6 +74,7 @@ RETURNING media_id, hidden_at IS NULL"""
 MOVE_COMMENTS = b"""UPDATE public_media SET comment_count = GREATEST(comment_count + %(d)s, 0)
 WHERE id = %(id)s"""
 COMMENT_NOT_FOUND = "Comment not found"
+ADD_ROUTE = "POST /api/media/comments"
 
 
 def comment_json(
@@ -122,6 +124,9 @@ async def add_comment(request: Request) -> JSONResponse:
         author = f"User {user.id}" if user is not None else "Anonymous"
     timestamp = body_int(body, "videoTimestamp", minimum=0, maximum=INT32_MAX)
     resources = resources_of(request)
+    identity = user_identity(user.id) if user is not None else session_identity(str(session))
+    address = client_address(request)
+    await resources.guard.limit(ADD_ROUTE, "comment", address, identity)
     state = await resources.fetch_one(MEDIA_STATE, {"id": media_id})
     if state is None:
         raise ApiError(404, "Media not found")
@@ -130,6 +135,7 @@ async def add_comment(request: Request) -> JSONResponse:
     duration = state[1] if state[1] is not None else MAX_UNKNOWN_DURATION_S
     if timestamp is not None and timestamp > duration:
         raise ApiError(400, f"videoTimestamp must be within the video (0 to {duration} s)")
+    await resources.guard.refuse_repeats(ADD_ROUTE, text, address, identity)
     params = {
         "id": media_id,
         "user": user.id if user is not None else None,

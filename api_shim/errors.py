@@ -20,19 +20,24 @@ log = logging.getLogger(__name__)
 class ApiError(Exception):
     """An error with its HTTP status; the message is safe to show to the caller."""
 
-    def __init__(self, status_code: int, message: str) -> None:
+    def __init__(
+        self, status_code: int, message: str, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.message = message
+        self.headers = headers  # e.g. Retry-After on a 429
 
 
-def error_response(status_code: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status_code)
+def error_response(
+    status_code: int, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status_code, headers=headers)
 
 
 async def api_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
-    return error_response(exc.status_code, exc.message)
+    return error_response(exc.status_code, exc.message, exc.headers)
 
 
 async def http_error(_: Request, exc: Exception) -> Response:

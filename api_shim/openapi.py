@@ -279,7 +279,31 @@ def media_paths() -> dict[str, Schema]:
             "get": op(
                 "One media item; counts a view (once per session per window, not waited for)",
                 ref("Media"),
-                params=[PATH_ID, query("sessionId", {"type": "string", "maxLength": 128})],
+                params=[
+                    PATH_ID,
+                    query("sessionId", {"type": "string", "maxLength": 128}),
+                    query(
+                        "countView",
+                        {"type": "string", "enum": ["true", "false"]},
+                        "false: do not count a view (the player reports it after playing)",
+                    ),
+                ],
+            )
+        },
+        "/api/media/public/{id}/view": {
+            "post": op(
+                "The player's view report: counted once the video has played long enough "
+                "(once per session per window; 429 past the rate limits)",
+                obj({"success": BOOL, "counted": BOOL, "minPlaySeconds": INT}),
+                params=[PATH_ID],
+                request=body(
+                    obj(
+                        {
+                            "sessionId": {"type": "string", "minLength": 1, "maxLength": 128},
+                            "playedSeconds": {"type": "number", "minimum": 0},
+                        }
+                    )
+                ),
             )
         },
         "/api/media/public/{id}/upvote": {

@@ -9,6 +9,7 @@ or through the view buffer; bad input is refused before any statement runs.
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 from starlette.requests import Request
@@ -26,6 +27,7 @@ from api_shim.gallery import (
     page_sql,
     search_count_sql,
 )
+from api_shim.guard import UNPLAYED, client_address, session_identity
 from api_shim.mediajson import MEDIA_DETAIL_JSON
 from api_shim.params import (
     body_str,
@@ -37,12 +39,20 @@ from api_shim.params import (
     query_str,
 )
 from api_shim.resources import Resources, resources_of
+from mediaq.settings import Settings
 from mediaq.viewbuffer import session_key
 
 SMALL_BODY = 16 * 1024
 SESSION_MAX = 128
 MAX_WATCH_S = 24 * 3600  # bound for a video whose duration is unknown
 INT32_MAX = 2**31 - 1
+
+CLOCK_SLACK_S = 1.0  # a player's report may arrive this much before the server's clock agrees
+UPVOTE_ROUTE = "POST /api/media/public/{id}/upvote"
+UNVOTE_ROUTE = "DELETE /api/media/public/{id}/upvote"
+FINISH_ROUTE = "POST /api/media/public/{id}/finish"
+WATCH_ROUTE = "POST /api/media/public/{id}/watch-time"
+VIEW_ROUTE = "POST /api/media/public/{id}/view"
 
 MEDIA_NOT_FOUND = "Media not found"
 MEDIA_LOCKED = "Media is locked"
@@ -131,9 +141,20 @@ def viewer_session(request: Request) -> str:
     return session_key(f"a:{host}:{request.headers.get('user-agent', '')}")
 
 
+def _count_view(request: Request) -> bool:
+    """``countView=false``: the page that fetches the item counts its view on play instead."""
+    raw = request.query_params.get("countView")
+    if raw in (None, "", "true"):
+        return True
+    if raw == "false":
+        return False
+    raise ApiError(400, "countView must be true or false")
+
+
 async def get_media(request: Request) -> Response:
     media_id = path_id(request)
     session = viewer_session(request)
+    counting = _count_view(request)
     resources = resources_of(request)
 
     async def fetch() -> str | None:
@@ -144,7 +165,8 @@ async def get_media(request: Request) -> Response:
     text = await resources.details.load(media_id, fetch)
     if text is None:
         raise ApiError(404, MEDIA_NOT_FOUND)
-    resources.views.record(media_id, session)  # buffered: the response does not wait
+    if counting:  # buffered: the response does not wait
+        resources.views.record(media_id, session, client_address(request))
     return Response(text, media_type="application/json")
 
 
@@ -176,6 +198,9 @@ async def upvote(request: Request) -> JSONResponse:
     body = await json_body(request, SMALL_BODY)
     session = body_str(body, "sessionId", required=True, max_length=SESSION_MAX)
     resources = resources_of(request)
+    address, identity = client_address(request), session_identity(str(session))
+    await resources.guard.limit(UPVOTE_ROUTE, "vote", address, identity)
+    await resources.guard.admit_session(UPVOTE_ROUTE, address, identity)
     params = {"id": media_id, "session": session, "d": 1}
     async with resources.pool.connection() as conn, conn.transaction():
         inserted = await (await conn.execute(INSERT_UPVOTE, params)).fetchone()
@@ -199,6 +224,9 @@ async def remove_upvote(request: Request) -> JSONResponse:
         body = await json_body(request, SMALL_BODY)
     session = await _session_from(request, body)
     resources = resources_of(request)
+    await resources.guard.limit(
+        UNVOTE_ROUTE, "vote", client_address(request), session_identity(session)
+    )
     params = {"id": media_id, "session": session, "d": -1}
     async with resources.pool.connection() as conn, conn.transaction():
         deleted = await (await conn.execute(DELETE_UPVOTE, params)).fetchone()
@@ -225,6 +253,12 @@ async def finish(request: Request) -> JSONResponse:
     body = await json_body(request, SMALL_BODY)
     session = _optional_session(body)
     resources = resources_of(request)
+    await resources.guard.limit(
+        FINISH_ROUTE,
+        "play",
+        client_address(request),
+        session_identity(session) if session is not None else None,
+    )
     state = await _media_state(resources, media_id)
     _refuse_locked(state)
     if session is not None:
@@ -258,6 +292,12 @@ async def watch_time(request: Request) -> JSONResponse:
     seconds = _watch_seconds(body)
     session = _optional_session(body)
     resources = resources_of(request)
+    await resources.guard.limit(
+        WATCH_ROUTE,
+        "play",
+        client_address(request),
+        session_identity(session) if session is not None else None,
+    )
     state = await _media_state(resources, media_id)
     _refuse_locked(state)
     cap = int(state[4]) if state[4] is not None and state[4] > 0 else MAX_WATCH_S
@@ -276,6 +316,50 @@ async def watch_time(request: Request) -> JSONResponse:
     return JSONResponse({"success": True, "recorded": seconds, "totalWatchTime": int(row[0])})
 
 
+def _played_seconds(body: dict[str, Any]) -> float:
+    value = body.get("playedSeconds")
+    if value is None:
+        raise ApiError(400, "playedSeconds is required")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ApiError(400, "playedSeconds must be a number of seconds")
+    if value < 0:
+        raise ApiError(400, "playedSeconds must not be negative")
+    return float(value)
+
+
+async def report_view(request: Request) -> JSONResponse:
+    """The player's view: counted once it has played ``view_min_play_s`` (or the whole clip).
+
+    The player reports when playback starts (``playedSeconds: 0``) and again once it has
+    played long enough. The server keeps its own clock from the first report of the session:
+    a report that claims enough play before that much time has passed is not counted. A
+    counted view goes through the same buffer, session bound and once-per-window rule as
+    ``GET /api/media/public/{id}``.
+    """
+    media_id = path_id(request)
+    body = await json_body(request, SMALL_BODY)
+    session = body_str(body, "sessionId", required=True, max_length=SESSION_MAX)
+    played = _played_seconds(body)
+    resources = resources_of(request)
+    address, identity = client_address(request), session_identity(str(session))
+    await resources.guard.limit(VIEW_ROUTE, "view", address, identity)
+    state = await _media_state(resources, media_id)
+    _refuse_locked(state)
+    settings: Settings = request.app.state.settings
+    duration = int(state[4]) if state[4] is not None and state[4] > 0 else None
+    need = settings.view_min_play_s if duration is None else min(settings.view_min_play_s, duration)
+    now = time.time()
+    key = f"{resources.buffer.prefix}:views:play:{media_id}:{identity}"
+    started = await resources.redis.set(key, now, nx=True, ex=resources.buffer.window_s, get=True)
+    elapsed = 0.0 if started is None else now - float(started)
+    if played < need or elapsed + CLOCK_SLACK_S < need:
+        if played >= need:  # claims more play than the server has seen time pass
+            await resources.guard.count_refusal(VIEW_ROUTE, UNPLAYED)
+        return JSONResponse({"success": True, "counted": False, "minPlaySeconds": need})
+    counted, _ = await resources.views.count_now(media_id, identity, address, VIEW_ROUTE)
+    return JSONResponse({"success": True, "counted": counted, "minPlaySeconds": need})
+
+
 ROUTES = [
     Route("/api/media/public", list_media, methods=["GET"]),
     Route("/api/media/public/{id}", get_media, methods=["GET"]),
@@ -283,4 +367,5 @@ ROUTES = [
     Route("/api/media/public/{id}/upvote", remove_upvote, methods=["DELETE"]),
     Route("/api/media/public/{id}/finish", finish, methods=["POST"]),
     Route("/api/media/public/{id}/watch-time", watch_time, methods=["POST"]),
+    Route("/api/media/public/{id}/view", report_view, methods=["POST"]),
 ]

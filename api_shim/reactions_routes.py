@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from api_shim.auth import require_user
 from api_shim.errors import ApiError
+from api_shim.guard import client_address, user_identity
 from api_shim.params import INT32_MAX, body_int, body_str, json_body, query_int
 from api_shim.reactions import REACTIONS, reaction_config, reaction_json
 from api_shim.resources import resources_of
@@ -38,6 +39,9 @@ async def add_reaction(request: Request) -> JSONResponse:
     timestamp = body_int(body, "videoTimestamp", minimum=0, maximum=INT32_MAX, required=True)
     assert media_id is not None and timestamp is not None
     resources = resources_of(request)
+    await resources.guard.limit(
+        "POST /api/reactions", "reaction", client_address(request), user_identity(user.id)
+    )
     media = await resources.fetch_one(MEDIA_FOR_REACTION, {"id": media_id})
     if media is None:
         raise ApiError(404, "Video not found")

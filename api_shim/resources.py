@@ -16,11 +16,12 @@ from typing import Any, cast
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from starlette.applications import Starlette
 from starlette.requests import Request
 
 from api_shim.gallery import SearchTotals
+from api_shim.guard import Guard, GuardPolicy
 from api_shim.hotcache import HotCache
 from api_shim.mediafiles import LibraryFiles
 from api_shim.views import ViewRecorder
@@ -29,6 +30,8 @@ from mediaq.viewbuffer import ViewBuffer
 
 POOL_MIN = 2
 POOL_MAX = 10
+REDIS_MAX = 64
+REDIS_WAIT_S = 10.0
 
 
 def plain_conninfo(database_url: str) -> str:
@@ -47,6 +50,7 @@ class Resources:
     redis: Redis
     views: ViewRecorder
     buffer: ViewBuffer
+    guard: Guard  # rate limits and the other checks of public writes
     details: HotCache  # rendered media JSON of hot items (1 s)
     search_totals: SearchTotals  # totals of gallery searches (5 s)
     files: LibraryFiles  # the public roots: opening files, library-relative paths
@@ -75,8 +79,20 @@ async def open_resources(settings: Settings) -> Resources:
         name="mediaq-api",
     )
     await pool.open()
-    redis = Redis.from_url(settings.redis_url)
-    buffer = ViewBuffer(settings.queue_prefix, settings.view_window_s)
+    # A bounded pool that waits for a free connection: hundreds of concurrent requests (each
+    # with a few rate-limit hits) share REDIS_MAX connections instead of failing past them.
+    redis = Redis.from_pool(
+        BlockingConnectionPool.from_url(
+            settings.redis_url, max_connections=REDIS_MAX, timeout=REDIS_WAIT_S
+        )
+    )
+    policy = GuardPolicy.from_settings(settings)
+    buffer = ViewBuffer(
+        settings.queue_prefix,
+        settings.view_window_s,
+        sessions_per_address=policy.sessions_per_address,
+        sessions_window_s=policy.sessions_window_s,
+    )
     views = ViewRecorder(redis, buffer)
     views.start()
     return Resources(
@@ -84,6 +100,7 @@ async def open_resources(settings: Settings) -> Resources:
         redis=redis,
         views=views,
         buffer=buffer,
+        guard=Guard(redis, settings.redis_url, settings.queue_prefix, policy),
         details=HotCache(),
         search_totals=SearchTotals(),
         files=LibraryFiles(settings),

@@ -14,12 +14,15 @@ import logging
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from mediaq.guardwire import refusal_field, refusals_key, sessions_prefix
 from mediaq.viewbuffer import MAX_BATCH_PAIRS, RECORD_LUA, ViewBuffer
 
 log = logging.getLogger(__name__)
 
 MAX_HELD_PAIRS = 1_000_000  # views held in memory while Redis is unreachable
 RETRY_S = 0.5
+PAGE_VIEW_ROUTE = "GET /api/media/public/{id}"
+ITEM = 3  # media id, session key, client address
 
 
 class ViewRecorder:
@@ -34,14 +37,36 @@ class ViewRecorder:
         self._task: asyncio.Task[None] | None = None
         self.dropped = 0
 
-    def record(self, media_id: int, session: str) -> None:
+    def record(self, media_id: int, session: str, address: str) -> None:
         """Count a view later (never blocks; the caller does not wait for Redis)."""
-        if len(self._pairs) >= 2 * MAX_HELD_PAIRS:
+        if len(self._pairs) >= ITEM * MAX_HELD_PAIRS:
             self.dropped += 1
             return
-        self._pairs.append(str(media_id))
-        self._pairs.append(session)
+        self._pairs += (str(media_id), session, address)
         self._wake.set()
+
+    async def count_now(
+        self, media_id: int, session: str, address: str, route: str
+    ) -> tuple[bool, bool]:
+        """Count one view at once: (counted, refused by the sessions bound of the address)."""
+        counted, refused = await self._send([str(media_id), session, address], route)
+        return counted == 1, refused == 1
+
+    async def _send(self, items: list[str], route: str) -> tuple[int, int]:
+        buffer = self._buffer
+        counted, refused = await self._script(
+            keys=[buffer.pending_key, refusals_key(buffer.prefix)],
+            args=[
+                buffer.window_s,
+                buffer.seen_prefix,
+                sessions_prefix(buffer.prefix),
+                buffer.sessions_per_address,
+                buffer.sessions_window_s,
+                refusal_field(route, "sessions"),
+                *items,
+            ],
+        )
+        return int(counted), int(refused)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="mediaq-view-recorder")
@@ -70,15 +95,10 @@ class ViewRecorder:
         """Send every held view now; returns how many were counted (not duplicates)."""
         counted = 0
         while self._pairs:
-            batch = self._pairs[: 2 * MAX_BATCH_PAIRS]
+            batch = self._pairs[: ITEM * MAX_BATCH_PAIRS]
             del self._pairs[: len(batch)]
             try:
-                counted += int(
-                    await self._script(
-                        keys=[self._buffer.pending_key],
-                        args=[self._buffer.window_s, self._buffer.seen_prefix, *batch],
-                    )
-                )
+                counted += (await self._send(batch, PAGE_VIEW_ROUTE))[0]
             except RedisError:
                 self._pairs[:0] = batch  # keep them for the retry, in order
                 raise

@@ -86,7 +86,7 @@ async def _recorder_rate(views: int) -> float:
     recorder.start()
     started = time.perf_counter()
     for i in range(views):
-        recorder.record(MEDIA_ID, f"r{i}")
+        recorder.record(MEDIA_ID, f"r{i}", "127.0.0.1")
         if i % 1000 == 0:
             await asyncio.sleep(0)  # let the sender run, as requests would
     await recorder.stop()

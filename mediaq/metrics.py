@@ -27,6 +27,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 from sqlalchemy import Connection, text
 
+from mediaq.guardwire import read_refusals, refusals_key
 from mediaq.jobstates import JobStatus
 from mediaq.pauses import load_pauses
 from mediaq.queues import cpu_queue, gpu_queue
@@ -81,6 +82,8 @@ class MetricsSnapshot:
     counters: dict[str, int] = field(default_factory=dict)  # COUNTERS -> total
     broker_messages: dict[str, int] = field(default_factory=dict)  # queue -> messages
     pauses: tuple[tuple[str, str], ...] = ()  # (class, type or '' for the whole class)
+    # refused public writes: (route, reason) -> total (mediaq.guardwire)
+    refusals: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
 # ---- pure: snapshot -> metric families -------------------------------------------------------
@@ -212,6 +215,16 @@ def _counter_families(snap: MetricsSnapshot) -> Iterator[Metric]:
         "Gallery views flushed from the Redis buffer into PostgreSQL.",
         value=snap.counters.get(VIEWS_FLUSHED, 0),
     )
+    refused = CounterMetricFamily(
+        "mediaq_public_refusals",
+        "Public writes refused (429) or not counted, by route and reason: address_rate, "
+        "session_rate, sessions (too many sessions from one address), repeat (the same "
+        "comment again), unplayed (a view reported before the player played long enough).",
+        labels=["route", "reason"],
+    )
+    for (route, reason), n in sorted(snap.refusals.items()):
+        refused.add_metric([route, reason], n)
+    yield refused
 
 
 class SnapshotCollector(Collector):
@@ -238,11 +251,13 @@ def read_snapshot(
     """Read everything a scrape reports; Redis trouble leaves its numbers out, nothing else."""
     counters: dict[str, int] = {}
     broker: dict[str, int] = {}
+    refusals: dict[tuple[str, str], int] = {}
     gpus = _read_gpus(conn, settings)
     if client is not None:
         try:
             counters = read_counters(client, settings.queue_prefix)
             broker = _read_broker(client, settings, [g.uuid for g in gpus])
+            refusals = read_refusals(client.hgetall(refusals_key(settings.queue_prefix)))
         except redis.RedisError as exc:
             log.warning("metrics: Redis unreachable, counters left out: %s", exc)
     return MetricsSnapshot(
@@ -255,6 +270,7 @@ def read_snapshot(
         gpus=gpus,
         counters=counters,
         broker_messages=broker,
+        refusals=refusals,
     )
 
 

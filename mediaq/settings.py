@@ -6,15 +6,24 @@ Nothing else in mediaq reads ``os.environ``: tests and commands build their own
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from limits import RateLimitItem, parse_many
+
 from mediaq.errors import ConfigError
 
 RESOURCE_CLASSES = ("cpu", "gpu_encode", "gpu_ai")
+# Public writes that are rate limited, each per client address and per session (or user):
+# vote = upvote and its removal, view = the player's view report, play = finish and watch
+# time, comment, reaction. Their limits are the ``limit_<action>_<scope>`` settings.
+PUBLIC_ACTIONS = ("vote", "view", "play", "comment", "reaction")
+LIMIT_SCOPES = ("address", "session")
+LIMIT_FIELDS = tuple(f"limit_{a}_{s}" for a in PUBLIC_ACTIONS for s in LIMIT_SCOPES)
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -110,6 +119,26 @@ class Settings:
     retain_completed_days: int = 7  # MEDIAQ_RETAIN_COMPLETED_DAYS
     retain_failed_days: int = 30  # MEDIAQ_RETAIN_FAILED_DAYS
     retain_cancelled_days: int = 7  # MEDIAQ_RETAIN_CANCELLED_DAYS
+    # public writes (api_shim/guard.py): "N/period", several joined by ";" (the `limits`
+    # library's notation); a request over any of them gets 429 with Retry-After
+    rate_limits: bool = True  # MEDIAQ_RATE_LIMITS: false turns every limit below off
+    limit_vote_address: str = "30/minute;300/hour"  # MEDIAQ_LIMIT_VOTE_ADDRESS
+    limit_vote_session: str = "10/minute"  # MEDIAQ_LIMIT_VOTE_SESSION
+    limit_view_address: str = "120/minute"  # MEDIAQ_LIMIT_VIEW_ADDRESS
+    limit_view_session: str = "20/minute"  # MEDIAQ_LIMIT_VIEW_SESSION
+    limit_play_address: str = "300/minute"  # MEDIAQ_LIMIT_PLAY_ADDRESS
+    limit_play_session: str = "60/minute"  # MEDIAQ_LIMIT_PLAY_SESSION
+    limit_comment_address: str = "10/minute;100/hour"  # MEDIAQ_LIMIT_COMMENT_ADDRESS
+    limit_comment_session: str = "3/minute;30/hour"  # MEDIAQ_LIMIT_COMMENT_SESSION
+    limit_reaction_address: str = "60/minute"  # MEDIAQ_LIMIT_REACTION_ADDRESS
+    limit_reaction_session: str = "20/minute"  # MEDIAQ_LIMIT_REACTION_SESSION (per user)
+    # distinct sessions one address may vote or count views with per window (0: unbounded)
+    sessions_per_address: int = 20  # MEDIAQ_SESSIONS_PER_ADDRESS
+    sessions_window_s: int = 3600  # MEDIAQ_SESSIONS_WINDOW
+    comment_repeat_window_s: int = 600  # MEDIAQ_COMMENT_REPEAT_WINDOW: same body refused
+    view_min_play_s: int = 5  # MEDIAQ_VIEW_MIN_PLAY: seconds of play before the player's view
+    # addresses/networks of reverse proxies whose X-Forwarded-For names the client
+    trusted_proxies: tuple[str, ...] = ()  # MEDIAQ_TRUSTED_PROXIES
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -145,6 +174,10 @@ class Settings:
             "MEDIAQ_RETAIN_COMPLETED_DAYS": ("retain_completed_days", 0),
             "MEDIAQ_RETAIN_FAILED_DAYS": ("retain_failed_days", 0),
             "MEDIAQ_RETAIN_CANCELLED_DAYS": ("retain_cancelled_days", 0),
+            "MEDIAQ_SESSIONS_PER_ADDRESS": ("sessions_per_address", 0),
+            "MEDIAQ_SESSIONS_WINDOW": ("sessions_window_s", 1),
+            "MEDIAQ_COMMENT_REPEAT_WINDOW": ("comment_repeat_window_s", 0),
+            "MEDIAQ_VIEW_MIN_PLAY": ("view_min_play_s", 0),
         }
         for var, (name, minimum) in ints.items():
             if env.get(var):
@@ -173,6 +206,13 @@ class Settings:
             )
         if "MEDIAQ_CPU_ONLY" in env:
             values["cpu_only"] = _as_bool("MEDIAQ_CPU_ONLY", env["MEDIAQ_CPU_ONLY"])
+        for name in LIMIT_FIELDS:
+            if env.get(_ENV_NAMES[name]):
+                values[name] = env[_ENV_NAMES[name]].strip()
+        if "MEDIAQ_RATE_LIMITS" in env:
+            values["rate_limits"] = _as_bool("MEDIAQ_RATE_LIMITS", env["MEDIAQ_RATE_LIMITS"])
+        if env.get("MEDIAQ_TRUSTED_PROXIES"):
+            values["trusted_proxies"] = _as_list(env["MEDIAQ_TRUSTED_PROXIES"])
         if "MEDIAQ_TASK_EVENTS" in env:
             values["task_events"] = _as_bool("MEDIAQ_TASK_EVENTS", env["MEDIAQ_TASK_EVENTS"])
         if env.get("CORS_ORIGINS"):
@@ -191,6 +231,15 @@ class Settings:
         for name in self.classes:
             if name not in RESOURCE_CLASSES:
                 raise ConfigError(f"unknown resource class {name!r}")
+        for name in LIMIT_FIELDS:
+            parse_limits(_ENV_NAMES[name], getattr(self, name))
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ConfigError(
+                    f"MEDIAQ_TRUSTED_PROXIES: {proxy!r} is not an address or network"
+                ) from None
         return replace(self, database_url=normalize_database_url(self.database_url))
 
     def with_overrides(self, **overrides: Any) -> Settings:
@@ -209,6 +258,17 @@ def parse_classes(raw: str) -> tuple[str, ...]:
                 f"MEDIAQ_CLASSES: unknown class {name!r}; use {', '.join(RESOURCE_CLASSES)}"
             )
     return classes
+
+
+def parse_limits(name: str, raw: str) -> list[RateLimitItem]:
+    """``30/minute;300/hour`` as rate limit items (``limits`` notation), or ConfigError."""
+    try:
+        items = parse_many(raw)
+    except ValueError:
+        items = []
+    if not items:
+        raise ConfigError(f"{name} must be limits like '30/minute;300/hour', not {raw!r}")
+    return items
 
 
 def parse_fake_gpus(raw: str) -> tuple[int, ...]:
@@ -256,6 +316,13 @@ _ENV_NAMES = {
     "retain_completed_days": "MEDIAQ_RETAIN_COMPLETED_DAYS",
     "retain_failed_days": "MEDIAQ_RETAIN_FAILED_DAYS",
     "retain_cancelled_days": "MEDIAQ_RETAIN_CANCELLED_DAYS",
+    "rate_limits": "MEDIAQ_RATE_LIMITS",
+    **{name: "MEDIAQ_" + name.upper() for name in LIMIT_FIELDS},
+    "sessions_per_address": "MEDIAQ_SESSIONS_PER_ADDRESS",
+    "sessions_window_s": "MEDIAQ_SESSIONS_WINDOW",
+    "comment_repeat_window_s": "MEDIAQ_COMMENT_REPEAT_WINDOW",
+    "view_min_play_s": "MEDIAQ_VIEW_MIN_PLAY",
+    "trusted_proxies": "MEDIAQ_TRUSTED_PROXIES",
 }
 
 

@@ -26,19 +26,32 @@ from typing import Any
 
 from redis import Redis as SyncRedis
 
+from mediaq.guardwire import ADMIT_SESSION_LUA
+
 log = logging.getLogger(__name__)
 
-# ARGV: window seconds, seen-key prefix, then (media id, session key) pairs.
-RECORD_LUA = """
-local counted = 0
-for i = 3, #ARGV, 2 do
-  if redis.call('SET', ARGV[2] .. ARGV[i] .. ':' .. ARGV[i + 1], 1, 'NX', 'EX', ARGV[1]) then
+# KEYS: pending hash, refusals hash. ARGV: window seconds, seen-key prefix, sessions-key
+# prefix, sessions per address (0: unbounded), sessions window, refusal field, then
+# (media id, session key, address) triples. A view counts when its session is admitted for
+# its address (``guardwire``) and the pair was not seen within the window.
+# Returns {counted, refused by the sessions bound}.
+RECORD_LUA = (
+    ADMIT_SESSION_LUA
+    + """
+local counted, refused = 0, 0
+local bound, swindow = tonumber(ARGV[4]), tonumber(ARGV[5])
+for i = 7, #ARGV, 3 do
+  if admit_session(ARGV[3] .. ARGV[i + 2], ARGV[i + 1], bound, swindow) ~= 0 then
+    refused = refused + 1
+  elseif redis.call('SET', ARGV[2] .. ARGV[i] .. ':' .. ARGV[i + 1], 1, 'NX', 'EX', ARGV[1]) then
     redis.call('HINCRBY', KEYS[1], ARGV[i], 1)
     counted = counted + 1
   end
 end
-return counted
+if refused > 0 then redis.call('HINCRBY', KEYS[2], ARGV[6], refused) end
+return {counted, refused}
 """
+)
 
 # KEYS: pending hash, in-flight set. ARGV: the new batch key. Returns every in-flight batch.
 DRAIN_LUA = """
@@ -63,6 +76,8 @@ class ViewBuffer:
 
     prefix: str
     window_s: int
+    sessions_per_address: int = 0  # distinct sessions one address may count views with
+    sessions_window_s: int = 3600
 
     @property
     def pending_key(self) -> str:

@@ -55,6 +55,9 @@ def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
         log_level="warning",
         access_log=False,
         log_config=None,  # log through mediaq's handler (JSON lines when asked)
+        # X-Forwarded-For is honoured only from MEDIAQ_TRUSTED_PROXIES (api_shim.app), never
+        # from uvicorn's default of trusting whatever 127.0.0.1 sends
+        proxy_headers=False,
     )
     return 0
 

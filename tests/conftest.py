@@ -18,7 +18,7 @@ import redis
 
 from mediaq.db import dispose_engines
 from mediaq.migrate import upgrade_to_head
-from mediaq.settings import Settings
+from mediaq.settings import LIMIT_FIELDS, Settings
 
 ADMIN_URL = os.environ.get("MEDIAQ_TEST_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("MEDIAQ_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -88,4 +88,9 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         cancel_poll_s=0.2,
         task_events=False,
         fetch_allow_private=True,  # the fetch tests serve files from 127.0.0.1
+        # The public-write guards stay on (every request goes through them) with bounds the
+        # race and contract tests never reach: hundreds of sessions from one test client.
+        # tests/integration/test_gallery_guard.py sets and tests real limits.
+        **{name: "100000/minute" for name in LIMIT_FIELDS},
+        sessions_per_address=100_000,
     ).validated()

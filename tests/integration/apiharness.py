@@ -43,6 +43,7 @@ def live_server(settings: Settings, app: Starlette | None = None) -> Iterator[st
         log_level="warning",
         access_log=False,
         lifespan="on",
+        proxy_headers=False,  # as `mediaq api` runs it: the app decides whom to trust
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
