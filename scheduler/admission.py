@@ -406,12 +406,13 @@ class Planner:
                 "NEVER_FITS",
                 f"NEVER_FITS: needs {job.vram_required} MiB; the largest GPU registered for "
                 f"{view.class_name}, {largest.host}/{largest.uuid} (offline), has "
-                f"{largest.total_mib} MiB ({margin} MiB safety margin)",
+                f"{largest.total_mib} MiB ({margin} MiB safety margin)"
+                + never_fits_hint(job.vram_required + margin),
             )
         reason = f"NO_WORKERS: no live GPU serves class {view.class_name}"
         if view.offline:
             reason += f" ({len(view.offline)} registered GPU(s) offline, lost or draining)"
-        return Waiting(job.id, position, "NO_WORKERS", reason)
+        return Waiting(job.id, position, "NO_WORKERS", reason + no_gpu_hint(view.class_name))
 
     def _cannot_hold(self, job: PendingJob, position: int, view: ClassView) -> Waiting:
         need, margin = job.vram_required, self.policy.margin_mib
@@ -423,7 +424,8 @@ class Planner:
                 position,
                 "NO_WORKERS",
                 f"NO_WORKERS: needs {need} MiB; only offline GPUs could hold it "
-                f"({g.host}/{g.uuid} has {g.total_mib} MiB)",
+                f"({g.host}/{g.uuid} has {g.total_mib} MiB); bring {g.host} back, or lower "
+                "vramRequired",
             )
         largest = view.by_ever[0]
         return Waiting(
@@ -431,7 +433,8 @@ class Planner:
             position,
             "NEVER_FITS",
             f"NEVER_FITS: needs {need} MiB; the largest GPU serving {view.class_name}, "
-            f"{largest.label}, has {largest.view.total_mib} MiB ({margin} MiB safety margin)",
+            f"{largest.label}, has {largest.view.total_mib} MiB ({margin} MiB safety margin)"
+            + never_fits_hint(need + margin),
         )
 
     def _behind(
@@ -522,3 +525,21 @@ def plan_all(
     """Plan every GPU class against one shared ledger (``policy`` defaults to mediaq's)."""
     chosen = replace(policy or AdmissionPolicy(), margin_mib=margin_mib)
     return Planner(capacity, live, now, chosen).run(pending_by_class)
+
+
+# ---- what unblocks a job (the tail of its waiting reason) ------------------------------------
+def no_gpu_hint(class_name: str) -> str:
+    """What an operator can do when no live GPU serves the class."""
+    return (
+        f"; start a worker host with a GPU serving {class_name} (docs/fleet.md), or run the "
+        "job on the CPU: cancel it and enqueue it with resourceCategory cpu "
+        "(`mediaq enqueue --resource-category cpu`), or set MEDIAQ_CPU_ONLY=true for new jobs"
+    )
+
+
+def never_fits_hint(needed_mib: int) -> str:
+    """What an operator can do when no GPU of the class could ever hold the job."""
+    return (
+        f"; lower its vramRequired, add a GPU with at least {needed_mib} MiB, or run it on the "
+        "CPU (resourceCategory cpu)"
+    )

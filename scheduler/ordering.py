@@ -50,7 +50,8 @@ def plan_slots(
                     job.id,
                     position,
                     "NO_WORKERS",
-                    f"NO_WORKERS: no live worker serves class {class_name}",
+                    f"NO_WORKERS: no live worker serves class {class_name}; start a worker "
+                    f"host serving it (`mediaq worker`, MEDIAQ_CLASSES includes {class_name})",
                 )
             )
             continue

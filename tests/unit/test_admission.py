@@ -86,7 +86,8 @@ def test_margin_is_kept_free_and_a_job_beyond_every_gpu_never_fits() -> None:
     assert code == "NEVER_FITS"
     assert text == (
         "NEVER_FITS: needs 15873 MiB; the largest GPU serving gpu_ai, gpu-1/GPU-a, has "
-        "16384 MiB (512 MiB safety margin)"
+        "16384 MiB (512 MiB safety margin); lower its vramRequired, add a GPU with at least "
+        "16385 MiB, or run it on the CPU (resourceCategory cpu)"
     )
 
 
@@ -161,13 +162,15 @@ def test_lost_gpus_silent_hosts_and_draining_hosts_get_nothing() -> None:
     code, text = reason(p, 1)
     assert code == "NO_WORKERS"
     assert "3 registered GPU(s) offline, lost or draining" in text
+    assert "--resource-category cpu" in text and "MEDIAQ_CPU_ONLY=true" in text
 
 
 def test_a_job_only_an_offline_gpu_could_hold_waits_for_workers_not_never_fits() -> None:
     p = plan([job(1, 40000)], [gpu("GPU-a", 16384)], offline=[gpu("GPU-b", 81920, host="h2")])
     assert reason(p, 1) == (
         "NO_WORKERS",
-        "NO_WORKERS: needs 40000 MiB; only offline GPUs could hold it (h2/GPU-b has 81920 MiB)",
+        "NO_WORKERS: needs 40000 MiB; only offline GPUs could hold it (h2/GPU-b has 81920 MiB);"
+        " bring h2 back, or lower vramRequired",
     )
 
 
