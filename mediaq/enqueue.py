@@ -47,6 +47,7 @@ def job_row(spec: JobSpec) -> dict[str, Any]:
     if not isinstance(spec.params, Mapping):
         raise ValidationError("params must be an object")
     params = dict(spec.params)
+    kind.parse_params(params)  # stored as given; the handler reads them through the same model
     try:
         encoded = json.dumps(params)
     except (TypeError, ValueError):

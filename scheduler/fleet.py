@@ -8,28 +8,16 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from mediaq.jobtypes import JOB_TYPES
+from mediaq.jobtypes import FALLBACK_EXPECTED_S, JOB_TYPES
 from mediaq.pauses import NOT_PAUSED_SQL, covering, load_pauses
 from mediaq.settings import Settings
 from scheduler.model import Capacity, GpuView, LiveJob, PendingJob
 
 # Expected run time by job type when the job's params give none (``expectedSeconds``, or
-# ``seconds`` for noop). Only used to plan backfill around a held head job: an estimate
-# that is too short lets a backfilled job delay the head by the difference, no more.
-DEFAULT_EXPECTED_S: dict[str, float] = {
-    "noop": 1.0,
-    "reencode_streaming": 600.0,
-    "compilation": 600.0,
-    "compile_random": 600.0,
-    "compile_quad": 900.0,
-    "compile_quad_horizontal": 900.0,
-    "clip_generate": 120.0,
-    "highlight_generate": 300.0,
-    "digest": 300.0,
-    "scene_extract": 300.0,
-    "tag_generation": 300.0,
-}
-FALLBACK_EXPECTED_S = 300.0
+# ``seconds`` for noop), from each type's declaration. Only used to plan backfill around a
+# held head job: an estimate that is too short lets a backfilled job delay the head by the
+# difference, no more.
+DEFAULT_EXPECTED_S: dict[str, float] = {name: t.expected_s for name, t in JOB_TYPES.items()}
 
 
 def uses_encoder(job_type: str, resource_category: str, override: object = None) -> bool:

@@ -1,38 +1,24 @@
-"""Which handler runs which job type. Handlers register themselves on import."""
+"""Which handler runs which job type: the type's declaration names it (``mediaq.jobtypes``)."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 from mediaq.errors import PermanentError
+from mediaq.jobtypes import JOB_TYPES
 
 Handler = Callable[[Any], dict[str, Any] | None]
 
-_HANDLERS: dict[str, Handler] = {}
 
-
-def handler(job_type: str) -> Callable[[Handler], Handler]:
-    """Register ``fn`` as the handler of ``job_type``."""
-
-    def register(fn: Handler) -> Handler:
-        _HANDLERS[job_type] = fn
-        return fn
-
-    return register
-
-
+@cache
 def handler_for(job_type: str) -> Handler:
-    """The handler of a job type; a type with no handler fails permanently."""
-    import tasks.handlers  # noqa: F401  (registers every handler)
-
-    try:
-        return _HANDLERS[job_type]
-    except KeyError:
-        raise PermanentError(f"no handler for job type {job_type!r} on this worker") from None
-
-
-def registered_types() -> list[str]:
-    import tasks.handlers  # noqa: F401
-
-    return sorted(_HANDLERS)
+    """The handler of a job type; a type not declared here fails permanently."""
+    spec = JOB_TYPES.get(job_type)
+    if spec is None:
+        raise PermanentError(f"no handler for job type {job_type!r} on this worker")
+    module, _, name = spec.handler.partition(":")
+    fn: Handler = getattr(importlib.import_module(module), name)
+    return fn

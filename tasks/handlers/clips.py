@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from mediaq.errors import InvalidParams
+from mediaq.jobparams import ClipParams, HighlightParams
 from tasks.context import JobContext
 from tasks.media.assemble import join_moments
 from tasks.media.catalog import reaction_timestamps
@@ -17,26 +18,24 @@ from tasks.media.frames import sample_pairs
 from tasks.media.jobio import Source, describe_output, load_source
 from tasks.media.moments import pick_moments, reaction_points
 from tasks.media.outputs import atomic_file, output_path
-from tasks.media.params import get_float, get_int, video_id
+from tasks.media.params import read_params
 from tasks.media.scenes import detect_scenes
-from tasks.registry import handler
 
-MAX_CLIP_SECONDS = 3600.0
 MOTION_SAMPLES = 120
 CUT_WEIGHT = 0.5  # a scene change counts like a stretch of strong motion
 
 
 def _span(ctx: JobContext, source: Source) -> tuple[float, float]:
-    start = get_float(ctx.params, "start", minimum=0.0)
+    p = read_params(ctx.params, ClipParams)
+    start = p.start
     if start >= source.duration_s:
         raise InvalidParams(f"start {start} is past the end ({source.duration_s:.2f} s)")
-    wanted = get_float(ctx.params, "duration", minimum=0.05, maximum=MAX_CLIP_SECONDS)
+    wanted = p.duration
     return start, min(wanted, source.duration_s - start)
 
 
-@handler("clip_generate")
 def run_clip_generate(ctx: JobContext) -> dict[str, Any]:
-    source = load_source(ctx, video_id(ctx.params))
+    source = load_source(ctx, read_params(ctx.params, ClipParams).video_id)
     start, duration = _span(ctx, source)
     final = output_path(
         ctx.settings.output_root, "clips", source.title, source.video_id, ctx.job_id, ".mp4"
@@ -56,10 +55,9 @@ def run_clip_generate(ctx: JobContext) -> dict[str, Any]:
     }
 
 
-@handler("clip_extract_only")
 def run_clip_extract_only(ctx: JobContext) -> dict[str, Any]:
     """No encoding: the cut starts at the keyframe at or before ``start``."""
-    source = load_source(ctx, video_id(ctx.params))
+    source = load_source(ctx, read_params(ctx.params, ClipParams).video_id)
     start, duration = _span(ctx, source)
     final = output_path(
         ctx.settings.output_root, "clips", source.title, source.video_id, ctx.job_id, ".mp4"
@@ -86,13 +84,12 @@ def _motion_points(ctx: JobContext, source: Source) -> list[tuple[float, float]]
     return points + [(t, CUT_WEIGHT) for t in cuts]
 
 
-@handler("highlight_generate")
 def run_highlight_generate(ctx: JobContext) -> dict[str, Any]:
     """``{videoId, count?, segmentSeconds?}``: the busiest moments, joined into one video."""
-    params = ctx.params
-    source = load_source(ctx, video_id(params))
-    count = get_int(params, "count", 3, 1, 20)
-    length = get_float(params, "segmentSeconds", 4.0, 0.2, 60.0)
+    p = read_params(ctx.params, HighlightParams)
+    source = load_source(ctx, p.video_id)
+    count = p.count
+    length = p.segment_seconds
     length = min(length, source.duration_s / count)
     with ctx.session() as session:
         reactions = reaction_timestamps(session, source.video_id)

@@ -14,25 +14,31 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from mediaq.errors import InvalidParams
-from mediaq.models import DIRECTORY_TYPES, Compilation, Video
+from mediaq.jobparams import (
+    RANDOM_POOL_LIMIT,
+    CompilationParams,
+    CompileRandomParams,
+    FrameParams,
+    GridParams,
+    QuadHorizontalParams,
+    QuadParams,
+)
+from mediaq.models import Compilation, Video
 from tasks.context import JobContext
 from tasks.media.encoders import encoder_for_job
 from tasks.media.ffargs import Frame, Segment, VideoEncoder, build_concat_argv, build_grid_argv
 from tasks.media.ffmpeg import run_encode
 from tasks.media.jobio import Source, describe_output, load_sources
 from tasks.media.outputs import atomic_file, output_path
-from tasks.media.params import get_float, get_int, get_optional_str, video_ids
-from tasks.registry import handler
-
-DEFAULT_FPS = 30
-RANDOM_POOL_LIMIT = 5000
+from tasks.media.params import read_params
 
 
-def _frame(ctx: JobContext, first: Source, keys: tuple[str, str] = ("width", "height")) -> Frame:
+def _frame(p: FrameParams | GridParams, first: Source) -> Frame:
     """The output (or cell) size: the params', else the first source's."""
-    width = get_int(ctx.params, keys[0], first.probe.width, 16, 3840)
-    height = get_int(ctx.params, keys[1], first.probe.height, 16, 2160)
-    fps = get_int(ctx.params, "fps", DEFAULT_FPS, 1, 60)
+    given = (p.width, p.height) if isinstance(p, FrameParams) else (p.cell_width, p.cell_height)
+    width = given[0] if given[0] is not None else first.probe.width
+    height = given[1] if given[1] is not None else first.probe.height
+    fps = p.fps
     return Frame(width - width % 2, height - height % 2, fps)
 
 
@@ -69,11 +75,11 @@ def _encode_and_record(
     return {"compilationId": compilation_id, "videoIds": ids, "encoder": used.name, **output}
 
 
-@handler("compilation")
 def run_compilation(ctx: JobContext) -> dict[str, Any]:
     """``{videoIds, width?, height?, fps?}``: the videos one after another."""
-    sources = load_sources(ctx, video_ids(ctx.params))
-    frame = _frame(ctx, sources[0])
+    p = read_params(ctx.params, CompilationParams)
+    sources = load_sources(ctx, p.video_ids)
+    frame = _frame(p, sources[0])
     segments = [Segment(str(s.path), 0.0, s.duration_s, s.probe.has_audio) for s in sources]
     total = sum(s.duration_s for s in sources)
     return _encode_and_record(
@@ -86,13 +92,10 @@ def run_compilation(ctx: JobContext) -> dict[str, Any]:
     )
 
 
-def _random_pool(ctx: JobContext) -> list[int]:
-    if ctx.params.get("videoIds") is not None:
-        return video_ids(ctx.params, maximum=RANDOM_POOL_LIMIT)
-    orientation = get_optional_str(ctx.params, "orientation", 20)
-    directory = get_optional_str(ctx.params, "directoryType", 20)
-    if directory is not None and directory not in DIRECTORY_TYPES:
-        raise InvalidParams(f"directoryType must be one of {', '.join(DIRECTORY_TYPES)}")
+def _random_pool(ctx: JobContext, p: CompileRandomParams) -> list[int]:
+    if p.video_ids is not None:
+        return p.video_ids
+    orientation, directory = p.orientation, p.directory_type
     query = select(Video.id).where(Video.is_valid.is_not(False)).order_by(Video.id)
     if orientation is not None:
         query = query.where(Video.orientation == orientation)
@@ -102,14 +105,13 @@ def _random_pool(ctx: JobContext) -> list[int]:
         return [int(i) for i in session.scalars(query.limit(RANDOM_POOL_LIMIT))]
 
 
-@handler("compile_random")
 def run_compile_random(ctx: JobContext) -> dict[str, Any]:
     """``{count?, clipSeconds?, seed?, videoIds? | orientation?, directoryType?, ...}``:
     a random stretch of each of ``count`` randomly chosen videos."""
-    count = get_int(ctx.params, "count", 4, 1, 50)
-    clip = get_float(ctx.params, "clipSeconds", 5.0, 0.2, 600.0)
-    seed = get_int(ctx.params, "seed", ctx.job_id)
-    pool = _random_pool(ctx)
+    p = read_params(ctx.params, CompileRandomParams)
+    count, clip = p.count, p.clip_seconds
+    seed = p.seed if p.seed is not None else ctx.job_id
+    pool = _random_pool(ctx, p)
     if not pool:
         raise InvalidParams("no videos to choose from")
     rng = random.Random(seed)
@@ -121,7 +123,7 @@ def run_compile_random(ctx: JobContext) -> dict[str, Any]:
         start = round(rng.uniform(0.0, source.duration_s - length), 3)
         segments.append(Segment(str(source.path), start, length, source.probe.has_audio))
         picks.append({"videoId": source.video_id, "start": start, "duration": length})
-    frame = _frame(ctx, sources[0])
+    frame = _frame(p, sources[0])
     result = _encode_and_record(
         ctx,
         "compile_random",
@@ -140,10 +142,12 @@ def run_compile_random(ctx: JobContext) -> dict[str, Any]:
     return {**result, "clips": picks, "seed": seed}
 
 
-def _grid(ctx: JobContext, kind: str, layout: str, sources: list[Source]) -> dict[str, Any]:
-    cell = _frame(ctx, sources[0], ("cellWidth", "cellHeight"))
+def _grid(
+    ctx: JobContext, p: GridParams, kind: str, layout: str, sources: list[Source]
+) -> dict[str, Any]:
+    cell = _frame(p, sources[0])
     shortest = min(s.duration_s for s in sources)
-    duration = min(get_float(ctx.params, "duration", shortest, 0.1), shortest)
+    duration = min(p.duration if p.duration is not None else shortest, shortest)
     segments = [Segment(str(s.path), 0.0, None, s.probe.has_audio) for s in sources]
     columns = 2 if layout == "quad" else len(sources)
     rows = 2 if layout == "quad" else 1
@@ -164,15 +168,13 @@ def _grid(ctx: JobContext, kind: str, layout: str, sources: list[Source]) -> dic
     )
 
 
-@handler("compile_quad")
 def run_compile_quad(ctx: JobContext) -> dict[str, Any]:
     """``{videoIds: [4], cellWidth?, cellHeight?, fps?, duration?}``: a 2×2 grid."""
-    sources = load_sources(ctx, video_ids(ctx.params, minimum=4, maximum=4))
-    return _grid(ctx, "compile_quad", "quad", sources)
+    p = read_params(ctx.params, QuadParams)
+    return _grid(ctx, p, "compile_quad", "quad", load_sources(ctx, p.video_ids))
 
 
-@handler("compile_quad_horizontal")
 def run_compile_quad_horizontal(ctx: JobContext) -> dict[str, Any]:
     """``{videoIds: [2-4], cellWidth?, cellHeight?, fps?, duration?}``: side by side."""
-    sources = load_sources(ctx, video_ids(ctx.params, minimum=2, maximum=4))
-    return _grid(ctx, "compile_quad_horizontal", "horizontal", sources)
+    p = read_params(ctx.params, QuadHorizontalParams)
+    return _grid(ctx, p, "compile_quad_horizontal", "horizontal", load_sources(ctx, p.video_ids))

@@ -5,22 +5,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from mediaq.jobparams import DigestParams
 from tasks.context import JobContext
 from tasks.media.assemble import join_moments
 from tasks.media.jobio import describe_output, load_source
 from tasks.media.moments import digest_moments
 from tasks.media.outputs import output_path
-from tasks.media.params import get_float, get_int, video_id
+from tasks.media.params import read_params
 from tasks.media.scenes import detect_scenes
-from tasks.registry import handler
 
 
-@handler("digest")
 def run_digest(ctx: JobContext) -> dict[str, Any]:
-    params = ctx.params
-    source = load_source(ctx, video_id(params))
-    per_scene = get_float(params, "secondsPerScene", 2.0, 0.2, 30.0)
-    max_scenes = get_int(params, "maxScenes", 8, 1, 50)
+    p = read_params(ctx.params, DigestParams)
+    source = load_source(ctx, p.video_id)
+    per_scene, max_scenes = p.seconds_per_scene, p.max_scenes
     scenes = detect_scenes(ctx, source.path, span=(0.0, 40.0))
     moments = digest_moments(scenes, source.duration_s, per_scene, max_scenes)
     ctx.log(f"digest of {len(scenes)} scene(s): {len(moments)} piece(s)")

@@ -11,19 +11,19 @@ from pathlib import Path
 from typing import Any
 
 from mediaq.errors import UnreadableMedia
+from mediaq.jobparams import FetchParams
 from tasks.context import JobContext
 from tasks.media.fetcher import check_url, download, final_name, name_from_url
 from tasks.media.outputs import free_path, move_no_clobber
+from tasks.media.params import read_params
 from tasks.media.probe import probe_file
 from tasks.media.scanner import FileStat, LibraryScanner
-from tasks.registry import handler
 
 GIB = 1024**3
 
 
-@handler("fetch")
 def run_fetch(ctx: JobContext) -> dict[str, Any]:
-    url = check_url(ctx.params.get("url"))
+    url = check_url(read_params(ctx.params, FetchParams).url)
     limit = int(ctx.settings.max_upload_size_gb * GIB)
     library = Path(ctx.settings.library_root).resolve()
     inbox = library / "inbox"

@@ -8,21 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from mediaq.errors import InvalidParams, PermanentError
+from mediaq.errors import PermanentError
+from mediaq.jobparams import NoopParams
 from tasks.context import JobContext
-from tasks.registry import handler
-
-MAX_SECONDS = 7 * 24 * 3600
+from tasks.media.params import read_params
 
 
-@handler("noop")
 def run_noop(ctx: JobContext) -> dict[str, Any]:
-    seconds = ctx.params.get("seconds", 0)
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
-        raise InvalidParams("seconds must be a number")
-    if not 0 <= seconds <= MAX_SECONDS:
-        raise InvalidParams(f"seconds must be between 0 and {MAX_SECONDS}")
-    fail = ctx.params.get("fail")
+    p = read_params(ctx.params, NoopParams)
+    seconds, fail = p.seconds, p.fail
     if fail in (True, "permanent"):
         raise PermanentError("noop asked to fail permanently")
     if fail == "transient":

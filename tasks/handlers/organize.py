@@ -11,20 +11,19 @@ from typing import Any
 
 from sqlalchemy import select
 
+from mediaq.jobparams import BATCH_LIMIT, OrganizeParams
 from mediaq.models import Video
 from tasks.context import JobContext
 from tasks.media.organizer import organize_video
-from tasks.media.params import video_ids
+from tasks.media.params import read_params
 from tasks.media.scanner import under
-from tasks.registry import handler
-
-BATCH_LIMIT = 10_000
 
 
 def _videos(ctx: JobContext, library: Path) -> list[Video]:
     query = select(Video).order_by(Video.id)
-    if ctx.params.get("videoIds") is not None:
-        query = query.where(Video.id.in_(video_ids(ctx.params, maximum=BATCH_LIMIT)))
+    ids = read_params(ctx.params, OrganizeParams).video_ids
+    if ids is not None:
+        query = query.where(Video.id.in_(ids))
     else:
         query = query.where(
             Video.standardized_at.is_(None),
@@ -55,11 +54,9 @@ def _organize(ctx: JobContext, by_studio: bool) -> dict[str, Any]:
     return {"moved": moved, "alreadyStandard": kept, "skipped": skipped}
 
 
-@handler("organize")
 def run_organize(ctx: JobContext) -> dict[str, Any]:
     return _organize(ctx, by_studio=False)
 
 
-@handler("organize_studio")
 def run_organize_studio(ctx: JobContext) -> dict[str, Any]:
     return _organize(ctx, by_studio=True)

@@ -12,12 +12,12 @@ from typing import Any
 
 from sqlalchemy import select
 
+from mediaq.jobparams import AutoPublishParams
 from mediaq.models import Job
 from mediaq.pipelines import StepSpec, create_pipeline
 from tasks.context import JobContext
 from tasks.media.catalog import get_video
-from tasks.media.params import get_bool, get_optional_str, video_id
-from tasks.registry import handler
+from tasks.media.params import read_params
 
 
 def publish_steps(vid: int, category: str | None, hls: bool, cpu_only: bool) -> list[StepSpec]:
@@ -39,12 +39,10 @@ def publish_steps(vid: int, category: str | None, hls: bool, cpu_only: bool) -> 
     ]
 
 
-@handler("auto_organize_publish")
 def run_auto_organize_publish(ctx: JobContext) -> dict[str, Any]:
-    vid = video_id(ctx.params)
-    category = get_optional_str(ctx.params, "category", 60)
-    hls = get_bool(ctx.params, "hls")
-    cpu_only = get_bool(ctx.params, "cpuOnly") or ctx.settings.cpu_only
+    p = read_params(ctx.params, AutoPublishParams)
+    vid, category, hls = p.video_id, p.category, p.hls
+    cpu_only = p.cpu_only or ctx.settings.cpu_only
     with ctx.session() as session:
         get_video(session, vid)
         pipeline_id = create_pipeline(

@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from mediaq.errors import InvalidParams
+from mediaq.jobparams import PublishParams, UnpublishParams
 from mediaq.models import PublicMedia
 from tasks.context import JobContext
 from tasks.media.catalog import get_video, video_file
 from tasks.media.names import slugify
 from tasks.media.outputs import free_path, move_no_clobber
-from tasks.media.params import get_optional_str, get_str, video_id
+from tasks.media.params import read_params
 from tasks.media.probe import probe_file
 from tasks.media.publishing import (
     dependency_output,
@@ -30,7 +31,6 @@ from tasks.media.publishing import (
     place_in_gallery,
 )
 from tasks.media.scanner import FileStat, LibraryScanner
-from tasks.registry import handler
 
 
 def _allowed(path: Path, ctx: JobContext) -> bool:
@@ -38,13 +38,13 @@ def _allowed(path: Path, ctx: JobContext) -> bool:
     return any(path.is_relative_to(root) for root in roots)
 
 
-@handler("publish")
 def run_publish(ctx: JobContext) -> dict[str, Any]:
-    vid = video_id(ctx.params)
+    p = read_params(ctx.params, PublishParams)
+    vid = p.video_id
     public_root = Path(ctx.settings.public_root).resolve()
     with ctx.session() as session:
         video = get_video(session, vid)
-        wanted = get_str(ctx.params, "category", video.directory_type or "videos", max_length=200)
+        wanted = p.category or video.directory_type or "videos"
         category = slugify(wanted, 60) or "videos"
         existing = find_published(session, vid, category)
         if existing is not None:
@@ -55,7 +55,7 @@ def run_publish(ctx: JobContext) -> dict[str, Any]:
                 "category": category,
                 "alreadyPublished": True,
             }
-        given = get_optional_str(ctx.params, "path", 4096)
+        given = p.path
         chosen = given or dependency_output(session, ctx.job_id, "reencode_streaming")
         source = Path(chosen).resolve() if chosen else video_file(video)
     if not source.is_file() or not _allowed(source, ctx):
@@ -94,19 +94,18 @@ def _adopt(ctx: JobContext, media: PublicMedia) -> int:
     return vid
 
 
-@handler("unpublish")
 def run_unpublish(ctx: JobContext) -> dict[str, Any]:
     public_root = Path(ctx.settings.public_root).resolve()
     done: list[dict[str, Any]] = []
     with ctx.session() as session:
-        items = media_to_unpublish(session, ctx.params)
+        items = media_to_unpublish(session, read_params(ctx.params, UnpublishParams))
     if not items:
         raise InvalidParams("nothing in the gallery matches")
     for media in items:
         ctx.check_cancelled()
         vid = media.video_id if media.video_id is not None else _adopt(ctx, media)
         with ctx.session() as session:
-            fresh = media_to_unpublish(session, {"mediaId": media.id})
+            fresh = media_to_unpublish(session, UnpublishParams(media_id=media.id))
             if not fresh:
                 continue
             keep_history_and_remove(session, fresh[0], vid)

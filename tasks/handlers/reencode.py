@@ -11,12 +11,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from mediaq.jobparams import ReencodeParams
 from tasks.context import JobContext
 from tasks.media.encoders import encoder_for_job
 from tasks.media.ffargs import (
-    DEFAULT_CRF,
-    DEFAULT_PRESET,
-    X264_PRESETS,
     VideoEncoder,
     build_hls_argv,
     build_reencode_argv,
@@ -24,20 +22,16 @@ from tasks.media.ffargs import (
 from tasks.media.ffmpeg import run_encode, run_ffmpeg
 from tasks.media.jobio import describe_output, load_source
 from tasks.media.outputs import atomic_dir, atomic_file, output_path
-from tasks.media.params import get_bool, get_int, get_str, video_id
-from tasks.registry import handler
+from tasks.media.params import read_params
 
 HLS_SHARE = 10.0  # percent of the progress bar the HLS repackaging takes
 
 
-@handler("reencode_streaming")
 def run_reencode(ctx: JobContext) -> dict[str, Any]:
-    params = ctx.params
-    source = load_source(ctx, video_id(params))
-    preset = get_str(params, "preset", DEFAULT_PRESET, X264_PRESETS)
-    crf = get_int(params, "crf", DEFAULT_CRF, 0, 51)
-    max_height = get_int(params, "maxHeight", 0, 0, 4320) or None
-    hls = get_bool(params, "hls")
+    p = read_params(ctx.params, ReencodeParams)
+    source = load_source(ctx, p.video_id)
+    preset, crf, hls = p.preset, p.crf, p.hls
+    max_height = p.max_height or None
     final = output_path(
         ctx.settings.output_root, "playback", source.title, source.video_id, ctx.job_id, ".mp4"
     )

@@ -6,21 +6,20 @@ from pathlib import Path
 from typing import Any
 
 from mediaq.errors import InvalidParams
+from mediaq.jobparams import ScanParams
 from tasks.context import JobContext
-from tasks.media.params import get_str
+from tasks.media.params import read_params
 from tasks.media.public_scanner import PublicScanner
 from tasks.media.scanner import LibraryScanner
-from tasks.registry import handler
 
 
 def _root(ctx: JobContext, default: str) -> Path:
-    root = Path(get_str(ctx.params, "root", default=default, max_length=4096)).resolve()
+    root = Path(read_params(ctx.params, ScanParams).root or default).resolve()
     if not root.is_dir():
         raise InvalidParams(f"root {root} is not a directory")
     return root
 
 
-@handler("scan")
 def run_scan(ctx: JobContext) -> dict[str, Any]:
     """Walk the library (or ``root``), skipping the gallery and thumbnail folders."""
     library = Path(ctx.settings.library_root).resolve()
@@ -30,7 +29,6 @@ def run_scan(ctx: JobContext) -> dict[str, Any]:
     return {"root": str(root), **tally.as_result()}
 
 
-@handler("public_scan")
 def run_public_scan(ctx: JobContext) -> dict[str, Any]:
     """Walk the public gallery (or ``root``): one category per top-level folder."""
     root = _root(ctx, str(Path(ctx.settings.public_root).resolve()))

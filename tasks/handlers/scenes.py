@@ -4,21 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from mediaq.jobparams import SceneParams
 from tasks.context import JobContext
 from tasks.media.frames import extract_frame
 from tasks.media.jobio import describe_output, load_source
 from tasks.media.outputs import atomic_dir, output_path
-from tasks.media.params import get_float, get_int, video_id
-from tasks.media.scenes import DEFAULT_THRESHOLD, detect_scenes
-from tasks.registry import handler
+from tasks.media.params import read_params
+from tasks.media.scenes import detect_scenes
 
 
-@handler("scene_extract")
 def run_scene_extract(ctx: JobContext) -> dict[str, Any]:
-    params = ctx.params
-    source = load_source(ctx, video_id(params))
-    threshold = get_float(params, "threshold", DEFAULT_THRESHOLD, 1.0, 100.0)
-    width = get_int(params, "width", 480, 32, 1920)
+    p = read_params(ctx.params, SceneParams)
+    source = load_source(ctx, p.video_id)
+    threshold, width = p.threshold, p.width
     scenes = detect_scenes(ctx, source.path, threshold, span=(0.0, 80.0))
     ctx.log(f"{len(scenes)} scene(s) at threshold {threshold}")
     folder = output_path(

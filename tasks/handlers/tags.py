@@ -11,31 +11,30 @@ from typing import Any
 
 from sqlalchemy import func, update
 
+from mediaq.jobparams import TagParams
 from mediaq.models import Video
 from tasks.context import JobContext
 from tasks.media.frames import sample_pairs
 from tasks.media.jobio import load_source
-from tasks.media.params import get_optional_str, video_id
+from tasks.media.params import read_params
 from tasks.media.scenes import detect_scenes
 from tasks.media.tagger_model import ModelTagger, load_tagger
 from tasks.media.tagging import feature_vector, measure, measured_tags, merge_tags
-from tasks.registry import handler
 
 SAMPLES = 24
 DEFAULT_MODEL = Path("models") / "tagger.npz"
 
 
 def _model(ctx: JobContext) -> ModelTagger | None:
-    configured = get_optional_str(ctx.params, "model", 4096)
+    configured = read_params(ctx.params, TagParams).model
     if configured is not None:
         return load_tagger(configured)
     default = Path(ctx.settings.library_root) / DEFAULT_MODEL
     return load_tagger(default) if default.is_file() else None
 
 
-@handler("tag_generation")
 def run_tag_generation(ctx: JobContext) -> dict[str, Any]:
-    source = load_source(ctx, video_id(ctx.params))
+    source = load_source(ctx, read_params(ctx.params, TagParams).video_id)
     model = _model(ctx)
     duration = source.duration_s
     times = [duration * (i + 0.5) / SAMPLES for i in range(SAMPLES)]

@@ -8,23 +8,23 @@ from typing import Any
 from sqlalchemy import func, update
 
 from mediaq.errors import InvalidParams
+from mediaq.jobparams import ThumbnailParams
 from mediaq.models import Video
 from tasks.context import JobContext
 from tasks.media.catalog import get_video
 from tasks.media.frames import extract_frame
 from tasks.media.jobio import load_source
-from tasks.media.params import get_float, get_int, video_id
+from tasks.media.params import read_params
 from tasks.media.scanner import thumbnail_file, thumbnail_time
-from tasks.registry import handler
 
 
-@handler("thumbnail")
 def run_thumbnail(ctx: JobContext) -> dict[str, Any]:
-    source = load_source(ctx, video_id(ctx.params))
-    at = get_float(ctx.params, "at", thumbnail_time(source.duration_s), 0.0)
+    p = read_params(ctx.params, ThumbnailParams)
+    source = load_source(ctx, p.video_id)
+    at = p.at if p.at is not None else thumbnail_time(source.duration_s)
     if at >= source.duration_s:
         raise InvalidParams(f"at {at} is past the end ({source.duration_s:.2f} s)")
-    width = get_int(ctx.params, "width", 320, 16, 1920)
+    width = p.width
     with ctx.session() as session:
         file_hash = get_video(session, source.video_id).file_hash
     folder = Path(ctx.settings.thumbnail_root).resolve() / "videos"

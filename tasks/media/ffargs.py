@@ -9,20 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from mediaq.jobparams import DEFAULT_CRF, DEFAULT_PRESET
+
 FFMPEG = "ffmpeg"
 SOFTWARE_H264 = "libx264"
 NVENC_H264 = "h264_nvenc"
-X264_PRESETS = (
-    "ultrafast",
-    "superfast",
-    "veryfast",
-    "faster",
-    "fast",
-    "medium",
-    "slow",
-    "slower",
-    "veryslow",
-)
 # NVENC's p1 (fastest) .. p7 (best) next to the x264 preset a caller asked for.
 NVENC_PRESET_FOR = {
     "ultrafast": "p1",
@@ -35,8 +26,6 @@ NVENC_PRESET_FOR = {
     "slower": "p6",
     "veryslow": "p7",
 }
-DEFAULT_PRESET = "veryfast"
-DEFAULT_CRF = 23
 AUDIO_RATE = 48000
 AUDIO_ARGS = ("-c:a", "aac", "-b:a", "128k", "-ac", "2", "-ar", str(AUDIO_RATE))
 EVEN_SIZE = "scale=trunc(iw/2)*2:trunc(ih/2)*2"

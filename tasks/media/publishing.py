@@ -9,15 +9,14 @@ and its gallery file, and first adds the item's engagement counters to the video
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from mediaq.errors import InvalidParams
+from mediaq.jobparams import UnpublishParams
 from mediaq.models import PublicMedia, Video
 from tasks.media.outputs import copy_no_clobber, free_path
-from tasks.media.params import get_int
 from tasks.media.probe import ProbeResult
 
 
@@ -80,13 +79,13 @@ def insert_public_media(
     )
 
 
-def media_to_unpublish(session: Session, params: dict[str, Any]) -> list[PublicMedia]:
+def media_to_unpublish(session: Session, params: UnpublishParams) -> list[PublicMedia]:
     """The gallery rows named by ``mediaId`` or (all of) ``videoId``, locked for update."""
     query = select(PublicMedia).with_for_update()
-    if params.get("mediaId") is not None:
-        query = query.where(PublicMedia.id == get_int(params, "mediaId", minimum=1))
-    elif params.get("videoId") is not None:
-        query = query.where(PublicMedia.video_id == get_int(params, "videoId", minimum=1))
+    if params.media_id is not None:
+        query = query.where(PublicMedia.id == params.media_id)
+    elif params.video_id is not None:
+        query = query.where(PublicMedia.video_id == params.video_id)
     else:
         raise InvalidParams("give mediaId or videoId")
     return list(session.scalars(query.order_by(PublicMedia.id)))

@@ -12,10 +12,10 @@ from scenedetect import ContentDetector, SceneManager, open_video
 from scenedetect.video_stream import VideoOpenFailure
 
 from mediaq.errors import UnreadableMedia
+from mediaq.jobparams import DEFAULT_SCENE_THRESHOLD as DEFAULT_THRESHOLD
 from tasks.context import JobContext
 
 CHUNK_S = 10.0
-DEFAULT_THRESHOLD = 27.0
 MIN_SCENE_S = 0.4
 
 

@@ -10,11 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mediaq.errors import InvalidParams
+from mediaq.jobparams import ClipParams, CompilationParams
 from tasks.media import fetcher
 from tasks.media.fetcher import check_destination, check_url, final_name, is_internal, name_from_url
 from tasks.media.hashing import hash_file
 from tasks.media.outputs import atomic_file, move_no_clobber
-from tasks.media.params import get_float, get_int, get_str, video_ids
+from tasks.media.params import read_params
 from tasks.media.scanner import FileStat, KnownFile, classify, walk_tree
 
 
@@ -94,21 +95,16 @@ def test_move_never_clobbers(tmp_path: Path) -> None:
     assert not src.exists() and (tmp_path / "sub" / "c").read_bytes() == b"new"
 
 
-def test_params() -> None:
-    assert get_int({"n": 3.0}, "n") == 3
-    assert get_float({}, "x", 1.5) == 1.5
-    assert video_ids({"videoIds": [1, 2]}) == [1, 2]
-    for bad in ({"n": True}, {"n": "3"}, {"n": 2.5}, {"n": -1}):
-        with pytest.raises(InvalidParams):
-            get_int(bad, "n", minimum=0)
-    with pytest.raises(InvalidParams):
-        get_float({"x": float("nan")}, "x")
-    with pytest.raises(InvalidParams):
-        get_str({"p": "fastest"}, "p", choices=("fast", "slow"))
-    with pytest.raises(InvalidParams):
-        video_ids({"videoIds": [1, "2"]})
-    with pytest.raises(InvalidParams):
-        video_ids({"videoIds": []})
+def test_a_handler_reads_its_params_through_the_model() -> None:
+    clip = read_params({"videoId": 3, "start": 1, "duration": 2.5}, ClipParams)
+    assert (clip.video_id, clip.start, clip.duration) == (3, 1.0, 2.5)
+    for bad in ({"videoId": True}, {"videoId": "3"}, {"videoId": 2.5}, {"videoId": -1}):
+        with pytest.raises(InvalidParams, match=r"params\.videoId"):
+            read_params({**bad, "start": 0, "duration": 1}, ClipParams)
+    with pytest.raises(InvalidParams, match=r"params\.start"):
+        read_params({"videoId": 3, "start": float("nan"), "duration": 1}, ClipParams)
+    with pytest.raises(InvalidParams, match=r"params\.videoIds"):
+        read_params({"videoIds": []}, CompilationParams)
 
 
 @pytest.mark.parametrize(
