@@ -147,7 +147,12 @@ def test_cancel_and_retry(client: httpx.Client, admin: dict[str, str], settings:
 
 
 def test_queue_view_shape(client: httpx.Client, admin: dict[str, str]) -> None:
-    post(client, "/api/jobs", {"jobs": [{"type": "noop"}, {"type": "tag_generation"}]}, admin)
+    post(
+        client,
+        "/api/jobs",
+        {"jobs": [{"type": "noop"}, {"type": "tag_generation", "params": {"videoId": 1}}]},
+        admin,
+    )
     view = client.get("/api/jobs/queue", headers=admin).json()
     assert set(view["classes"]) == {"cpu", "gpu_ai", "gpu_encode"}
     assert view["classes"]["cpu"] == {"pending": 1, "queued": 0, "running": 0}

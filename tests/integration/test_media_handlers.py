@@ -4,6 +4,7 @@ gallery history, and permanent failures for bad params or missing files."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from mediaq.db import transaction
+from mediaq.errors import ValidationError
 from mediaq.settings import Settings
 from tests.integration.fleet import query
 from tests.media_fixtures import make_video, run_inline, serve_folder
@@ -177,15 +179,23 @@ def test_bad_params_and_missing_files_fail_permanently(settings: Settings) -> No
     vid = _scan(settings)["one"]
     cases = [
         ("reencode_streaming", {"videoId": 999_999}, "does not exist"),
-        ("reencode_streaming", {"videoId": vid, "preset": "ludicrous"}, "preset"),
         ("generate_gif", {"videoId": vid, "start": 50}, "past the end"),
-        ("clip_generate", {"videoId": vid, "start": 0}, "duration is required"),
-        ("compile_quad", {"videoIds": [vid, vid, vid]}, "4 to 4"),
         ("fetch", {"url": "ftp://example.com/x.mp4"}, "http or https"),
         ("scan", {"root": "/nonexistent/library"}, "not a directory"),
-        ("unpublish", {}, "mediaId or videoId"),
-        ("unpublish", {"mediaId": "7"}, "mediaId must be a whole number"),
     ]
+    # params the model refuses never reach a worker: refused at enqueue, no row written
+    refused = [
+        ("reencode_streaming", {"videoId": vid, "preset": "ludicrous"}, "params.preset"),
+        ("clip_generate", {"videoId": vid, "start": 0}, "params.duration: is required"),
+        ("compile_quad", {"videoIds": [vid, vid, vid]}, "params.videoIds"),
+        ("unpublish", {}, "mediaId or videoId"),
+        ("unpublish", {"mediaId": "7"}, "params.mediaId"),
+    ]
+    jobs_before = query(settings, "SELECT count(*) AS n FROM jobs")[0].n
+    for job_type, params, message in refused:
+        with pytest.raises(ValidationError, match=re.escape(message)):
+            run_inline(settings, job_type, params)
+    assert query(settings, "SELECT count(*) AS n FROM jobs")[0].n == jobs_before
     for job_type, params, message in cases:
         run = run_inline(settings, job_type, params)
         assert run.status == "failed", (job_type, run.log)

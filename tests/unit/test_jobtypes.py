@@ -3,12 +3,15 @@ key, every required key left out and every key of the wrong type; its handler re
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from mediaq.enqueue import JobSpec, job_row
 from mediaq.errors import InvalidParams, ValidationError
+from mediaq.jobparams import JobParams
 from mediaq.jobtypes import JOB_TYPES
 from scheduler.fleet import DEFAULT_EXPECTED_S
 from tasks.media.params import read_params
@@ -69,3 +72,28 @@ def test_noop_keeps_other_keys_and_an_absent_optional_key_takes_its_default() ->
 def test_every_declared_handler_resolves(name: str) -> None:
     assert callable(handler_for(name))
     assert DEFAULT_EXPECTED_S[name] == JOB_TYPES[name].expected_s > 0
+
+
+def test_the_media_docs_name_exactly_each_types_keys() -> None:
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "media.md").read_text()
+    section = docs.split("## Job types and params", 1)[1].split("\n## ", 1)[0]
+    common = set(JobParams.model_fields)
+    seen = set()
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.replace("\\|", " or ").split("|")]
+        if len(cells) < 4 or not cells[1].startswith("`") or cells[1] == "Type":
+            continue
+        names = re.findall(r"`(\w+)`", cells[1])
+        written = set(re.findall(r"[A-Za-z]+", cells[2]))
+        for name in names:
+            model = JOB_TYPES[name].params
+            keys = {f.alias or k for k, f in model.model_fields.items() if k not in common}
+            assert written & ALL_KEYS == keys, name
+            seen.add(name)
+    assert seen == set(JOB_TYPES)
+
+
+ALL_KEYS = {f.alias or k for t in JOB_TYPES.values() for k, f in t.params.model_fields.items()} - {
+    "expectedSeconds",
+    "usesEncoder",
+}

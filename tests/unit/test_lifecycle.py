@@ -47,9 +47,11 @@ def test_retry_decision() -> None:
 
 
 def test_job_row_applies_type_defaults_and_overrides() -> None:
-    row = job_row(JobSpec("reencode_streaming"))
+    row = job_row(JobSpec("reencode_streaming", {"videoId": 1}))
     assert (row["resource_category"], row["vram_required"]) == ("gpu_encode", 1024)
-    row = job_row(JobSpec("reencode_streaming", resource_category="cpu", vram_required=999))
+    row = job_row(
+        JobSpec("reencode_streaming", {"videoId": 1}, resource_category="cpu", vram_required=999)
+    )
     assert (row["resource_category"], row["vram_required"]) == ("cpu", 0)
     row = job_row(JobSpec("noop", resource_category="gpu_ai", vram_required=4096, priority=9))
     assert (row["resource_category"], row["vram_required"], row["priority"]) == ("gpu_ai", 4096, 9)
@@ -83,7 +85,9 @@ def test_queue_names_and_task_ids_are_deterministic() -> None:
 
 
 def test_a_cpu_only_deployment_runs_gpu_types_on_cpu_unless_asked_otherwise() -> None:
-    row = job_row(JobSpec("tag_generation", cpu_only=True))
+    row = job_row(JobSpec("tag_generation", {"videoId": 1}, cpu_only=True))
     assert (row["resource_category"], row["vram_required"]) == ("cpu", 0)
-    explicit = job_row(JobSpec("tag_generation", resource_category="gpu_ai", cpu_only=True))
+    explicit = job_row(
+        JobSpec("tag_generation", {"videoId": 1}, resource_category="gpu_ai", cpu_only=True)
+    )
     assert (explicit["resource_category"], explicit["vram_required"]) == ("gpu_ai", 4096)
