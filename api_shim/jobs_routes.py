@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Text, func, select, text
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -12,11 +12,21 @@ from starlette.routing import Route
 
 from api_shim.auth import require_admin
 from api_shim.errors import ApiError
-from api_shim.params import body_int, body_str, json_body, path_id, query_choice, query_int
+from api_shim.params import (
+    body_int,
+    body_str,
+    json_body,
+    path_id,
+    query_choice,
+    query_int,
+    query_str,
+)
 from api_shim.serialize import ATTEMPT_COLUMNS, iso, job_to_json, row_to_json
+from mediaq.bulk import escape_like
 from mediaq.enqueue import MAX_UNIQUE_KEY, JobSpec, enqueue_job, enqueue_many
 from mediaq.errors import NotFound
 from mediaq.jobcontrol import cancel_job, retry_job
+from mediaq.jobcounts import count_jobs
 from mediaq.jobstates import JobStatus
 from mediaq.jobtypes import JOB_TYPES
 from mediaq.models import Job, JobAttempt, Pipeline, PipelineStep
@@ -80,15 +90,23 @@ async def create_job(request: Request) -> JSONResponse:
         return JSONResponse({"job": job_to_json(job)}, status_code=201 if created else 200)
 
 
+TEXT_COUNT_CAP = 10_000
+
+
 def list_jobs(request: Request) -> JSONResponse:
+    """Newest first (pending: in admission order). ``before`` pages by id (keyset, as cheap
+    on page 1,000 as on page 1; ``pagination.nextBefore`` is the next page's value);
+    ``q`` matches text in the params. The total is exact and costs what is live: finished
+    jobs are counted from kept counters. With ``q`` it stops at ``TEXT_COUNT_CAP``."""
     require_admin(request)
     status = query_choice(request, "status", [s.value for s in JobStatus], None)
     job_type = query_choice(request, "type", list(JOB_TYPES), None)
     category = query_choice(request, "resourceCategory", RESOURCE_CLASSES, None)
     limit = query_int(request, "limit", 50, 1, 100)
     offset = query_int(request, "offset", 0, 0)
+    before = query_int(request, "before", 0, 0) or None
+    needle = query_str(request, "q", max_length=200)
     query = select(Job)
-    count = select(func.count()).select_from(Job)
     for column, value in (
         (Job.status, status),
         (Job.type, job_type),
@@ -96,26 +114,43 @@ def list_jobs(request: Request) -> JSONResponse:
     ):
         if value is not None:
             query = query.where(column == value)
-            count = count.where(column == value)
+    if needle:
+        query = query.where(Job.params.cast(Text).ilike(f"%{escape_like(needle)}%"))
+    keyset = before is not None and status != "pending"
+    if keyset:
+        query = query.where(Job.id < before)
     if status == "pending":
         query = query.order_by(Job.resource_category, Job.priority.desc(), Job.created_at, Job.id)
     else:
         query = query.order_by(Job.id.desc())
     with _session(request) as session:
-        rows = session.scalars(query.limit(limit).offset(offset)).all()
-        total = session.scalar(count) or 0
+        rows = session.scalars(query.limit(limit).offset(0 if keyset else offset)).all()
+        capped = False
+        if needle:
+            counted = session.scalar(
+                select(func.count()).select_from(
+                    query.with_only_columns(Job.id)
+                    .order_by(None)
+                    .limit(TEXT_COUNT_CAP + 1)
+                    .subquery()
+                )
+            )
+            total = int(counted or 0)
+            capped = total > TEXT_COUNT_CAP
+            total = min(total, TEXT_COUNT_CAP)
+        else:
+            total = count_jobs(session, status, job_type, category)
         jobs = [_with_live_position(session, job) for job in rows]
-    return JSONResponse(
-        {
-            "jobs": jobs,
-            "pagination": {
-                "total": total,
-                "limit": limit,
-                "offset": offset,
-                "hasMore": offset + len(jobs) < total,
-            },
-        }
-    )
+    pagination: dict[str, Any] = {
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "hasMore": len(jobs) == limit if keyset or capped else offset + len(jobs) < total,
+        "nextBefore": jobs[-1]["id"] if jobs and status != "pending" else None,
+    }
+    if capped:
+        pagination["totalCapped"] = True
+    return JSONResponse({"jobs": jobs, "pagination": pagination})
 
 
 def live_position(session: Session, job: Job) -> int:

@@ -101,14 +101,15 @@ class JobFilter:
             params["f_after"] = self.created_after
         if self.text:
             clauses.append("jobs.params::text ILIKE :f_text")
-            params["f_text"] = "%" + _escape_like(self.text) + "%"
+            params["f_text"] = "%" + escape_like(self.text) + "%"
         if self.ids is not None:
             clauses.append("jobs.id = ANY(:f_ids)")
             params["f_ids"] = list(self.ids)
         return (" AND ".join(clauses) or "true"), params
 
 
-def _escape_like(value: str) -> str:
+def escape_like(value: str) -> str:
+    """``value`` as a literal inside a LIKE pattern."""
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 

@@ -28,6 +28,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Connection, text
 
 from mediaq.guardwire import read_refusals, refusals_key
+from mediaq.jobcounts import counts_by_class_status
 from mediaq.jobstates import JobStatus
 from mediaq.pauses import load_pauses
 from mediaq.queues import cpu_queue, gpu_queue
@@ -131,7 +132,7 @@ def _job_families(snap: MetricsSnapshot) -> Iterator[Metric]:
 def _wait_family(snap: MetricsSnapshot) -> Metric:
     family = HistogramMetricFamily(
         "mediaq_job_wait_seconds",
-        "Time from enqueue (created_at) to start (started_at) of jobs that started.",
+        "Time from enqueue (created_at) to the start of each job's first attempt.",
         labels=["class"],
     )
     bounds = [*(_fmt_bound(b) for b in WAIT_BUCKETS), "+Inf"]
@@ -275,10 +276,7 @@ def read_snapshot(
 
 
 def _read_job_counts(conn: Connection) -> dict[tuple[str, str], int]:
-    rows = conn.execute(
-        text("SELECT resource_category AS c, status AS s, count(*) AS n FROM jobs GROUP BY 1, 2")
-    )
-    return {(r.c, r.s): int(r.n) for r in rows}
+    return counts_by_class_status(conn)
 
 
 def _read_head_ages(conn: Connection) -> dict[str, float]:
@@ -300,24 +298,18 @@ def _read_head_ages(conn: Connection) -> dict[str, float]:
 
 
 def _read_waits(conn: Connection) -> dict[str, WaitHistogram]:
-    # One pass, grouped by bucket index: ``width_bucket`` on the negated value against the
-    # negated bounds counts the bounds strictly below the wait, i.e. the first bucket whose
-    # ``le`` bound holds it (Prometheus buckets are inclusive).
+    # Counters per (class, bucket bound) kept by the transition trigger (migration 0006):
+    # a few dozen rows, however many jobs ever started.
     rows = conn.execute(
         text(
-            """
-            SELECT c, width_bucket(-w, :negated) AS above, count(*) AS n, sum(w) AS s
-              FROM (SELECT resource_category AS c,
-                           greatest(0, date_part('epoch', started_at - created_at)) AS w
-                      FROM jobs WHERE started_at IS NOT NULL) AS waits
-             GROUP BY 1, 2
-            """
-        ),
-        {"negated": [-float(b) for b in reversed(WAIT_BUCKETS)]},
+            "SELECT resource_category AS c, le, sum(n) AS n, sum(sum_s) AS s "
+            "FROM job_wait_counts GROUP BY 1, 2"
+        )
     )
+    index = {b: i for i, b in enumerate(WAIT_BUCKETS)}
     per_class: dict[str, list[tuple[int, int, float]]] = {}
     for r in rows:
-        bucket = len(WAIT_BUCKETS) - int(r.above)
+        bucket = index.get(float(r.le), len(WAIT_BUCKETS))
         per_class.setdefault(r.c, []).append((bucket, int(r.n), float(r.s)))
     return {c: histogram_from_buckets(groups) for c, groups in per_class.items()}
 

@@ -115,7 +115,13 @@ def test_list_filters_and_paginates(client: httpx.Client, admin: dict[str, str])
     post(client, "/api/jobs", {"jobs": [{"type": "noop"}] * 7}, admin)
     post(client, "/api/jobs", {"type": "scan", "params": {"root": "/x"}}, admin)
     page = client.get("/api/jobs?type=noop&limit=5&offset=5", headers=admin).json()
-    assert page["pagination"] == {"total": 7, "limit": 5, "offset": 5, "hasMore": False}
+    assert page["pagination"] == {
+        "total": 7,
+        "limit": 5,
+        "offset": 5,
+        "hasMore": False,
+        "nextBefore": page["jobs"][-1]["id"],  # the keyset page after this one
+    }
     assert len(page["jobs"]) == 2
     capped = client.get("/api/jobs?limit=5000", headers=admin).json()
     assert capped["pagination"]["limit"] == 100

@@ -218,13 +218,16 @@ def test_duplicate_deliveries_and_rescues_are_counted(
 def test_wait_histogram_buckets_are_inclusive_and_cumulative(
     client: httpx.Client, settings: Settings
 ) -> None:
+    # waits are counted when a job's first attempt starts (the claim's transition)
     for wait_s in (0.05, 1.0, 1.5, 7200.0, 20000.0):
+        job_id = insert_job(settings, type="noop", status="queued", resource_category="cpu")
         sql(
             settings,
-            "INSERT INTO jobs (type, status, resource_category, created_at, started_at)"
-            " VALUES ('noop', 'completed', 'cpu', now() - interval '1 day',"
-            " now() - interval '1 day' + make_interval(secs => :w))",
+            "UPDATE jobs SET status = 'running', attempt = 1,"
+            " created_at = now() - interval '1 day',"
+            " started_at = now() - interval '1 day' + make_interval(secs => :w) WHERE id = :i",
             w=wait_s,
+            i=job_id,
         )
     sql(
         settings,

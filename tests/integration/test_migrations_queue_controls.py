@@ -3,6 +3,7 @@ finished ones; the new triggers keep attempts and counts; downgrade goes back cl
 
 from __future__ import annotations
 
+import importlib
 import uuid
 from collections.abc import Iterator
 
@@ -80,3 +81,51 @@ def test_0004_upgrades_a_populated_database_and_back(bare_url: str) -> None:
     command.upgrade(config, "head")
     with psycopg.connect(bare_url, autocommit=True) as conn:
         assert _counts(conn)[("cpu", "noop", "failed")] == 2
+
+
+def test_0006_counts_waits_of_first_attempts_and_back(bare_url: str) -> None:
+    config = alembic_config(bare_url)
+    command.upgrade(config, "0005")
+    with psycopg.connect(bare_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO jobs (type, status, resource_category, created_at, started_at) "
+            "VALUES ('noop', 'completed', 'cpu', now() - interval '3 s', now())"
+        )
+    command.upgrade(config, "0006")
+    with psycopg.connect(bare_url, autocommit=True) as conn:
+        rows = conn.execute("SELECT le, n FROM job_wait_counts").fetchall()
+        assert rows == [(5.0, 1)]  # 3 s falls in the le=5 bucket
+        job_id = conn.execute(
+            "INSERT INTO jobs (type, status, created_at) "
+            "VALUES ('noop', 'queued', now() - interval '20 s') RETURNING id"
+        ).fetchone()[0]
+        conn.execute(
+            "UPDATE jobs SET status = 'running', attempt = 1, started_at = now() WHERE id = %s",
+            (job_id,),
+        )
+        # a second attempt is not a second wait
+        conn.execute("UPDATE jobs SET status = 'queued' WHERE id = %s", (job_id,))
+        conn.execute(
+            "UPDATE jobs SET status = 'running', attempt = 2, started_at = now() WHERE id = %s",
+            (job_id,),
+        )
+        rows = conn.execute(
+            "SELECT le, sum(n) FROM job_wait_counts GROUP BY le ORDER BY le"
+        ).fetchall()
+        assert rows == [(5.0, 1), (30.0, 1)]
+        attempts = conn.execute(
+            "SELECT attempt FROM job_attempts WHERE job_id = %s ORDER BY 1", (job_id,)
+        ).fetchall()
+        assert attempts == [(1,), (2,)]
+    command.downgrade(config, "0005")
+    with psycopg.connect(bare_url, autocommit=True) as conn:
+        assert conn.execute("SELECT to_regclass('job_wait_counts')").fetchone() == (None,)
+    command.upgrade(config, "head")
+
+
+def test_wait_bounds_of_the_migration_are_the_metric_buckets() -> None:
+    from mediaq.metrics import WAIT_BUCKETS
+
+    module = importlib.import_module("mediaq.migrations.versions.0006_wait_counts")
+    bounds = module.BOUNDS.removeprefix("ARRAY[").removesuffix("]::float8[]")
+    assert tuple(float(b) for b in bounds.split(",")) == WAIT_BUCKETS

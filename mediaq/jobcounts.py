@@ -1,0 +1,79 @@
+"""How many jobs, at the cost of what is live, not of the whole history.
+
+Live jobs (pending, queued, running) are counted from the table, over indexes whose size is
+the live set. Finished jobs are read from ``job_counts``, kept exact by triggers in the same
+transaction as every change (migration 0004). With a million finished jobs in the table, a
+scrape or a list's total costs what it did on an empty one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, text
+from sqlalchemy.orm import Session
+
+from mediaq.models import FINISHED_STATUSES
+
+LIVE_STATUSES = ("pending", "queued", "running")
+Conn = Connection | Session
+
+
+def counts_by_class_status(conn: Conn) -> dict[tuple[str, str], int]:
+    """``{(class, status): n}`` for every status."""
+    out: dict[tuple[str, str], int] = {}
+    for row in conn.execute(
+        text(
+            "SELECT resource_category AS c, status AS s, count(*) AS n FROM jobs "
+            "WHERE status IN ('pending', 'queued', 'running') GROUP BY 1, 2"
+        )
+    ):
+        out[(row.c, row.s)] = int(row.n)
+    for row in conn.execute(
+        text(
+            "SELECT resource_category AS c, status AS s, sum(n) AS n FROM job_counts GROUP BY 1, 2"
+        )
+    ):
+        if row.n:
+            out[(row.c, row.s)] = int(row.n)
+    return out
+
+
+def count_jobs(
+    conn: Conn,
+    status: str | None = None,
+    job_type: str | None = None,
+    resource_category: str | None = None,
+) -> int:
+    """The exact number of jobs matching the given equality filters."""
+    total = 0
+    statuses = [status] if status else [*LIVE_STATUSES, *FINISHED_STATUSES]
+    live = [s for s in statuses if s in LIVE_STATUSES]
+    finished = [s for s in statuses if s in FINISHED_STATUSES]
+    extra, params = _filters(job_type, resource_category)
+    if live:
+        total += int(
+            conn.execute(
+                text(f"SELECT count(*) FROM jobs WHERE status = ANY(:st){extra}"),
+                {**params, "st": live},
+            ).scalar_one()
+        )
+    if finished:
+        total += int(
+            conn.execute(
+                text(f"SELECT coalesce(sum(n), 0) FROM job_counts WHERE status = ANY(:st){extra}"),
+                {**params, "st": finished},
+            ).scalar_one()
+        )
+    return total
+
+
+def _filters(job_type: str | None, resource_category: str | None) -> tuple[str, dict[str, Any]]:
+    sql, params = "", {}
+    if job_type is not None:
+        sql += " AND type = :t"
+        params["t"] = job_type
+    if resource_category is not None:
+        sql += " AND resource_category = :c"
+        params["c"] = resource_category
+    return sql, params
