@@ -20,6 +20,7 @@ from api_shim import (
     openapi,
     pages,
     public_media_routes,
+    public_pages,
     queue_routes,
     reactions_routes,
     schedule_routes,
@@ -61,6 +62,7 @@ def routes() -> list[BaseRoute]:
         *admin_media_routes.ROUTES,
         *openapi.ROUTES,
         *pages.ROUTES,
+        *public_pages.ROUTES,
     ]
 
 

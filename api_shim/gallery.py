@@ -23,6 +23,7 @@ SORT_ORDER = {
     "most_viewed": "view_count DESC, created_at DESC, id DESC",
 }
 SORTS = tuple(SORT_ORDER)
+SORT_LABELS = {"recent": "Most recent", "popular": "Most popular", "most_viewed": "Most viewed"}
 DEFAULT_SORT = "recent"
 DEFAULT_LIMIT = 24
 MAX_LIMIT = 100

@@ -426,6 +426,20 @@ def reaction_paths() -> dict[str, Schema]:
                 obj({"reactions": array(obj({"type": STR, "emoji": STR, "label": STR}))}),
             )
         },
+        "/api/reactions/heatmap": {
+            "get": op(
+                "Reactions per 1/100 of the video, relative to the busiest segment",
+                obj(
+                    {
+                        "segments": INT,
+                        "total": INT,
+                        "minReactions": INT,
+                        "curve": {"type": "array", "items": {"type": "number"}, "nullable": True},
+                    }
+                ),
+                params=[{**query("mediaId", ID_PARAM), "required": True}],
+            )
+        },
     }
 
 

@@ -13,6 +13,7 @@ from starlette.routing import Route
 from api_shim.auth import require_user
 from api_shim.errors import ApiError
 from api_shim.guard import client_address, user_identity
+from api_shim.heatmap import MIN_REACTIONS, SEGMENTS, bin_counts, curve
 from api_shim.params import INT32_MAX, body_int, body_str, json_body, query_int
 from api_shim.reactions import REACTIONS, reaction_config, reaction_json
 from api_shim.resources import resources_of
@@ -83,6 +84,35 @@ async def list_reactions(request: Request) -> JSONResponse:
     return JSONResponse({"reactions": [reaction_json(*row) for row in rows]})
 
 
+HEATMAP_COUNTS = b"""SELECT r.video_timestamp, count(*) FROM video_reactions r
+JOIN public_media p ON p.id = r.media_id
+WHERE r.media_id = %(media)s AND NOT p.is_locked GROUP BY r.video_timestamp"""
+
+
+async def heatmap(request: Request) -> JSONResponse:
+    """``{segments, total, minReactions, curve}``: reactions per 1/100 of the video, 0..1."""
+    if not request.query_params.get("mediaId"):
+        raise ApiError(400, "mediaId is required")
+    media_id = query_int(request, "mediaId", 0, 1, INT32_MAX)
+    resources = resources_of(request)
+    row = await resources.fetch_one(MEDIA_FOR_REACTION, {"id": media_id})
+    if row is None:
+        raise ApiError(404, "Media not found")
+    counts = [
+        (int(t), int(n)) for t, n in await resources.fetch_all(HEATMAP_COUNTS, {"media": media_id})
+    ]
+    duration = float(row[0]) if row[0] else float(max((t for t, _ in counts), default=0) + 1)
+    bins = bin_counts(counts, duration)
+    return JSONResponse(
+        {
+            "segments": SEGMENTS,
+            "total": sum(bins),
+            "minReactions": MIN_REACTIONS,
+            "curve": curve(bins),
+        }
+    )
+
+
 async def get_config(_: Request) -> JSONResponse:
     return JSONResponse({"reactions": reaction_config()})
 
@@ -91,4 +121,5 @@ ROUTES = [
     Route("/api/reactions", add_reaction, methods=["POST"]),
     Route("/api/reactions", list_reactions, methods=["GET"]),
     Route("/api/reactions/config", get_config, methods=["GET"]),
+    Route("/api/reactions/heatmap", heatmap, methods=["GET"]),
 ]

@@ -330,7 +330,8 @@ def print_summary(
     if unfinished:
         console.print(f"[yellow]{len(unfinished)} job(s) still unfinished at the time limit[/]")
     base = f"http://{local_host(settings)}:{settings.api_port}"
-    console.print(f"Gallery:   {base}/api/media/public")
+    console.print(f"Gallery:   {base}/gallery   (open it in a browser)")
+    console.print(f"JSON:      {base}/api/media/public")
     console.print(f"Flower:    http://127.0.0.1:{options.flower_port}/")
     console.print(f"Dashboard: {dashboard_url(settings)}")
     mediaq = mediaq_command()

@@ -186,7 +186,8 @@ def banner(settings: Settings, options: UpOptions, token: str | None) -> str:
         "mediaq is up:",
         f"  API        {base}/health",
         f"  dashboard  {dash}",
-        f"  gallery    {base}/api/media/public",
+        f"  gallery    {base}/gallery",
+        f"  JSON       {base}/api/media/public",
         f"  metrics    {base}/metrics",
     ]
     if options.flower:

@@ -59,7 +59,7 @@ def test_up_then_demo_runs_every_demo_job(settings: Settings, tmp_path: Path) ->
             timeout=85,
         )
         assert demo.returncode == 0, demo.stdout[-4000:] + demo.stderr[-4000:] + up.log()[-3000:]
-        assert f"Gallery:   {up.api}/api/media/public" in demo.stdout
+        assert f"Gallery:   {up.api}/gallery" in demo.stdout
         assert f"Flower:    {up.flower}/" in demo.stdout
 
         jobs = query(settings, "SELECT type, status FROM jobs ORDER BY id")

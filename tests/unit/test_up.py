@@ -87,6 +87,7 @@ def test_banner_lists_every_url_with_the_token_in_the_fragment() -> None:
     assert "http://127.0.0.1:5555/" in text
     assert "http://127.0.0.1:4100/metrics" in text
     assert "http://127.0.0.1:4100/api/media/public" in text
+    assert "http://127.0.0.1:4100/gallery" in text
 
 
 def test_demo_clip_command_uses_lavfi_sources() -> None:
