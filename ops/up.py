@@ -78,7 +78,9 @@ def unreachable_message(problems: list[Unreachable]) -> str:
     lines += [
         "Start them, then run `mediaq up` again:",
         "  with Docker:  docker compose up -d postgres redis   (docker-compose.yml in the repo;",
-        "                it publishes 5432 and 6379 on 127.0.0.1)",
+        "                it publishes 5432 and 6379 on 127.0.0.1 with the passwords of .env:",
+        "                DATABASE_URL=postgresql://mediaq:$POSTGRES_PASSWORD@127.0.0.1:5432/mediaq",
+        "                REDIS_URL=redis://:$REDIS_PASSWORD@127.0.0.1:6379/0)",
         "  on Debian/Ubuntu:  sudo apt-get install postgresql redis-server &&"
         " sudo systemctl start postgresql redis-server",
         "  by hand:  pg_ctlcluster <version> main start;  redis-server --daemonize yes",

@@ -29,7 +29,7 @@ from mediaq.library import check_library
 from mediaq.settings import Settings
 from workers.celery_procs import WorkerSupervisor, worker_specs
 from workers.gpu_backend import GpuBackend, GpuSnapshot, open_backend
-from workers.hostregistry import heartbeat_host, mark_gone, register_host
+from workers.hostregistry import heartbeat_host, mark_draining, mark_gone, register_host
 from workers.preflight_service import PreflightService
 
 log = logging.getLogger(__name__)
@@ -132,6 +132,11 @@ class HostDaemon:
             self.shutdown()
 
     def shutdown(self) -> None:
+        try:
+            with self.engine.begin() as conn:
+                mark_draining(conn, self.settings.host_name)
+        except SQLAlchemyError as exc:
+            log.warning("could not mark host %s draining: %s", self.settings.host_name, exc)
         if self.supervisor is not None:
             self.supervisor.stop()
         self.preflight.stop()

@@ -96,6 +96,11 @@ def _upsert_gpu(conn: Connection, host: str, snap: GpuSnapshot, our_pids: frozen
     )
 
 
+def mark_draining(conn: Connection, host: str) -> None:
+    """At the start of a stop: nothing new is placed here while running jobs finish."""
+    conn.execute(text("UPDATE worker_hosts SET draining = true WHERE name = :h"), {"h": host})
+
+
 def mark_gone(conn: Connection, host: str) -> None:
     """On a clean stop: no new work for this host from now on."""
     conn.execute(

@@ -34,10 +34,19 @@ def compose_command() -> list[str]:
     pytest.skip("no Docker Compose client here (scripts/bootstrap installs one)")
 
 
-def run_config(env_extra: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "JWT_SECRET"} | env_extra
+SECRETS = {
+    "JWT_SECRET": "compose-test-secret",
+    "POSTGRES_PASSWORD": "pg-test-password",
+    "REDIS_PASSWORD": "redis-test-password",
+}
+
+
+def run_config(
+    env_extra: dict[str, str], *args: str, compose_file: Path = COMPOSE_FILE
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in SECRETS} | env_extra
     return subprocess.run(
-        [*compose_command(), "-f", str(COMPOSE_FILE), "config", *args],
+        [*compose_command(), "-f", str(compose_file), "config", *args],
         capture_output=True,
         text=True,
         env=env,
@@ -48,7 +57,7 @@ def run_config(env_extra: dict[str, str], *args: str) -> subprocess.CompletedPro
 
 @pytest.fixture(scope="module")
 def config() -> dict[str, Any]:
-    done = run_config({"JWT_SECRET": "compose-test-secret"}, "--format", "json")
+    done = run_config(SECRETS, "--format", "json")
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)  # type: ignore[no-any-return]
 
@@ -57,10 +66,58 @@ def test_compose_config_validates(config: dict[str, Any]) -> None:
     assert set(config["services"]) == {*LONG_RUNNING, "migrate"}
 
 
-def test_jwt_secret_is_required() -> None:
-    done = run_config({}, "--quiet")
-    assert done.returncode != 0
-    assert "JWT_SECRET" in done.stderr
+def test_jwt_secret_and_both_service_passwords_are_required() -> None:
+    for name in SECRETS:
+        done = run_config({k: v for k, v in SECRETS.items() if k != name}, "--quiet")
+        assert done.returncode != 0, name
+        assert name in done.stderr
+
+
+def test_postgres_and_redis_listen_only_with_passwords_on_the_chosen_address(
+    config: dict[str, Any],
+) -> None:
+    services = config["services"]
+    redis = services["redis"]
+    assert "requirepass" in " ".join(redis["command"])
+    assert "redis-test-password" not in " ".join(redis["command"])  # not visible in ps
+    assert services["postgres"]["environment"]["POSTGRES_HOST_AUTH_METHOD"] == "scram-sha-256"
+    for name in ("postgres", "redis"):
+        assert [p["host_ip"] for p in services[name]["ports"]] == ["127.0.0.1"], name
+    env = services["api"]["environment"]
+    assert env["REDIS_URL"] == "redis://:redis-test-password@redis:6379/0"
+    assert env["DATABASE_URL"].startswith("postgresql://mediaq:pg-test-password@postgres:")
+    fleet = run_config(SECRETS | {"MEDIAQ_SERVICES_BIND": "10.0.0.10"}, "--format", "json")
+    published = json.loads(fleet.stdout)["services"]["redis"]["ports"]
+    assert [p["host_ip"] for p in published] == ["10.0.0.10"]
+
+
+def test_the_worker_host_file_runs_only_the_worker_from_its_env_file(tmp_path: Path) -> None:
+    worker_file = tmp_path / "docker-compose.worker.yml"
+    worker_file.write_text((ROOT / "docker-compose.worker.yml").read_text())
+    (tmp_path / "Dockerfile").write_text("")
+    missing = run_config({}, "--quiet", compose_file=worker_file)
+    assert missing.returncode != 0  # no worker.env, no library mount: refused
+    env_text = (ROOT / "deploy" / "worker.env.example").read_text()
+    (tmp_path / "worker.env").write_text(env_text)
+    done = run_config(
+        {"MEDIAQ_LIBRARY_MOUNT": "/mnt/library"},
+        "--format",
+        "json",
+        compose_file=worker_file,
+    )
+    assert done.returncode == 0, done.stderr
+    services = json.loads(done.stdout)["services"]
+    assert set(services) == {"worker"}
+    worker = services["worker"]
+    assert worker["command"] == ["worker"] and "ports" not in worker
+    env = worker["environment"]
+    assert env["REDIS_URL"].startswith("redis://:") and "@" in env["DATABASE_URL"]
+    assert env["MEDIAQ_CLASSES"] == "gpu_encode,gpu_ai"
+    mounts = {v["target"]: v["source"] for v in worker["volumes"]}
+    assert mounts["/data/library"] == "/mnt/library"
+    assert env["MEDIAQ_LIBRARY_ROOT"] == "/data/library"
+    [device] = worker["deploy"]["resources"]["reservations"]["devices"]
+    assert device["driver"] == "nvidia"
 
 
 def test_postgres_16_with_a_volume_and_redis(config: dict[str, Any]) -> None:
@@ -131,7 +188,7 @@ def test_services_share_the_library_and_one_database(config: dict[str, Any]) -> 
     for name in ("api", "scheduler", "worker-cpu", "worker-gpu", "flower", "migrate"):
         env = config["services"][name]["environment"]
         urls.add((env["DATABASE_URL"], env["REDIS_URL"]))
-        assert env["JWT_SECRET"] == "compose-test-secret"
+        assert env["JWT_SECRET"] == SECRETS["JWT_SECRET"]
     assert len(urls) == 1
     for name in ("api", "worker-cpu", "worker-gpu"):
         targets = {v["target"] for v in config["services"][name]["volumes"]}

@@ -1,0 +1,115 @@
+"""The documentation and the code agree: every environment variable, command and flag the
+docs name exists, every declared setting is documented, and the docs point only at files of
+this repository."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+import pytest
+
+from mediaq.settings import _ENV_NAMES
+from ops.cli import build_parser
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = sorted([ROOT / "README.md", *(ROOT / "docs").glob("*.md")])
+DEPLOY = [
+    ROOT / "docker-compose.yml",
+    ROOT / "docker-compose.worker.yml",
+    *(ROOT / "deploy").glob("*.example"),
+]
+CODE_SPAN = re.compile(r"```.*?```|`[^`\n]+`", re.S)
+COMMAND = re.compile(r"(?:^|[\s/(`])mediaq ([a-z][a-z-]*)([^\n|#;&`]*)")
+FLAG = re.compile(r"(?<![\w-])(--[a-z][a-z-]*)")
+OUR_VARIABLE = re.compile(r"\b((?:MEDIAQ|MEDIA)_[A-Z0-9_]+)\b")
+PROSE = {"is"}  # "mediaq is up:" in a printed banner
+OUTSIDE = re.compile(r"SPEC §|\bSPEC\b|\bthe seed\b|seed's|Fastify peer|closing report|the issue")
+
+
+def subcommands() -> dict[str, argparse.ArgumentParser]:
+    parser = build_parser()
+    [action] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(action.choices)
+
+
+def code_of(path: Path) -> list[str]:
+    return [m.group(0) for m in CODE_SPAN.finditer(path.read_text())]
+
+
+def known_variables() -> set[str]:
+    """Settings, the variables of the compose and env files, and any the code reads."""
+    known = set(_ENV_NAMES.values())
+    for path in DEPLOY:
+        text = path.read_text()
+        known |= set(re.findall(r"\$\{([A-Z0-9_]+)", text))
+        known |= set(re.findall(r"^([A-Z0-9_]+)=", text, re.M))
+        known |= set(re.findall(r"^\s+([A-Z0-9_]+):", text, re.M))
+    for path in [*ROOT.glob("*/**/*.py"), *ROOT.glob("scripts/*")]:
+        if ".venv" not in path.parts:
+            known |= set(re.findall(r"[\"']((?:MEDIAQ|MEDIA)_[A-Z0-9_]+)[\"']", path.read_text()))
+    return known
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_every_variable_the_docs_name_exists(doc: Path) -> None:
+    known = known_variables()
+    named = set(OUR_VARIABLE.findall(doc.read_text()))
+    unknown = [
+        name
+        for name in named - known
+        # ``MEDIAQ_LIMIT_*`` names a family: some variable must start with it
+        if not (name.endswith("_") and any(k.startswith(name) for k in known))
+    ]
+    assert sorted(unknown) == [], f"{doc.name} names variables nothing reads"
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_every_command_and_flag_the_docs_name_exists(doc: Path) -> None:
+    commands = subcommands()
+    wrong = []
+    for span in code_of(doc):
+        for match in COMMAND.finditer(span):
+            name, rest = match.groups()
+            if name in PROSE:
+                continue
+            if name not in commands:
+                wrong.append(f"mediaq {name}")
+                continue
+            flags = {s for a in commands[name]._actions for s in a.option_strings}
+            wrong += [f"mediaq {name} {f}" for f in FLAG.findall(rest) if f not in flags]
+    assert wrong == [], f"{doc.name} names commands or flags that do not exist"
+
+
+def test_every_command_is_documented() -> None:
+    text = (ROOT / "docs" / "operations.md").read_text()
+    missing = [name for name in subcommands() if f"`mediaq {name}" not in text]
+    assert missing == [], f"docs/operations.md does not describe {missing}"
+
+
+def test_every_declared_setting_is_documented() -> None:
+    text = (ROOT / "docs" / "operations.md").read_text()
+    missing = [var for var in _ENV_NAMES.values() if f"`{var}`" not in text]
+    assert missing == [], f"docs/operations.md does not describe {missing}"
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_docs_point_only_at_what_a_user_has(doc: Path) -> None:
+    found = [m.group(0) for m in OUTSIDE.finditer(doc.read_text())]
+    assert found == [], f"{doc.name} refers to documents outside the repository"
+
+
+def test_cli_help_points_only_at_what_a_user_has() -> None:
+    texts = [build_parser().format_help()]
+    texts += [p.format_help() for p in subcommands().values()]
+    assert [m.group(0) for t in texts for m in OUTSIDE.finditer(t)] == []
+
+
+def test_every_relative_link_in_the_docs_resolves() -> None:
+    broken = []
+    for doc in DOCS:
+        for target in re.findall(r"\]\(([^)#:\s]+)", doc.read_text()):
+            if not (doc.parent / target).exists():
+                broken.append(f"{doc.name}: {target}")
+    assert broken == []
