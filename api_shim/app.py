@@ -12,10 +12,12 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api_shim import (
     admin_media_routes,
+    admin_pages,
     bulk_routes,
     comments_routes,
     dashboard,
     jobs_routes,
+    library_routes,
     metrics_route,
     openapi,
     pages,
@@ -49,6 +51,8 @@ def routes() -> list[BaseRoute]:
     return [
         Route("/health", health, methods=["GET"]),
         *bulk_routes.ROUTES,
+        *admin_pages.ROUTES,
+        *library_routes.ROUTES,
         *jobs_routes.ROUTES,
         *queue_routes.ROUTES,
         *schedule_routes.ROUTES,

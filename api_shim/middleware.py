@@ -25,7 +25,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "default-src 'self'",
         "script-src 'self'",
         "style-src 'self'",
-        "img-src 'self' data:",
+        "img-src 'self' data: blob:",  # blob: admin thumbnails fetched with the token
         "media-src 'self'",
         "connect-src 'self'",
         "font-src 'self'",

@@ -40,6 +40,8 @@ class NavLink:
 NAV: tuple[NavLink, ...] = (
     NavLink("/gallery", "Gallery"),
     NavLink("/admin/queue", "Queue", admin=True),
+    NavLink("/admin/jobs", "Jobs", admin=True),
+    NavLink("/admin/library", "Library", admin=True),
 )
 
 ENV = jinja2.Environment(

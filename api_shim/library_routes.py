@@ -1,0 +1,82 @@
+"""The admin library page's reads (admin JWT): videos with their public items, thumbnails.
+
+``GET /api/admin/library`` lists videos (filter by directory type, search by file name) with
+the ids and lock state of their public items, so the page can lock or unlock them through
+``/api/admin/media/lock``/``unlock`` and enqueue jobs for them through ``POST /api/jobs``.
+``GET /api/admin/videos/{id}/thumbnail`` serves a video's thumbnail from the thumbnail root.
+"""
+
+from __future__ import annotations
+
+import json
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from api_shim.auth import require_admin
+from api_shim.errors import ApiError
+from api_shim.params import like_pattern, path_id, query_choice, query_int, query_str
+from api_shim.resources import resources_of
+from mediaq.models import DIRECTORY_TYPES
+
+LIBRARY_ITEM = """json_build_object(
+    'id', v.id, 'filename', v.filename, 'title', v.title, 'directoryType', v.directory_type,
+    'durationSeconds', v.duration_seconds, 'width', v.width, 'height', v.height,
+    'hasThumbnail', v.thumbnail_path IS NOT NULL,
+    'publicMedia', coalesce((SELECT json_agg(json_build_object(
+            'id', p.id, 'isLocked', p.is_locked, 'lockedReason', p.locked_reason)
+            ORDER BY p.id) FROM public_media p WHERE p.video_id = v.id), '[]'::json))"""
+
+
+def _sql(search: bool, directory: bool) -> bytes:
+    where = ["true"]
+    if search:
+        where.append("v.filename ILIKE %(pattern)s")
+    if directory:
+        where.append("v.directory_type = %(directory)s")
+    clause = " AND ".join(where)
+    return (
+        f"SELECT (SELECT count(*) FROM videos v WHERE {clause}), "
+        f"coalesce((SELECT json_agg(page.j) FROM (SELECT {LIBRARY_ITEM} AS j FROM videos v "
+        f"WHERE {clause} ORDER BY v.id DESC LIMIT %(limit)s OFFSET %(offset)s) AS page), "
+        "'[]'::json)::text"
+    ).encode()
+
+
+async def library(request: Request) -> Response:
+    require_admin(request)
+    search = query_str(request, "search", 200)
+    directory = query_choice(request, "directoryType", DIRECTORY_TYPES, None)
+    limit = query_int(request, "limit", 48, 1, 100)
+    offset = query_int(request, "offset", 0, 0)
+    params = {
+        "pattern": like_pattern(search) if search else None,
+        "directory": directory,
+        "limit": limit,
+        "offset": offset,
+    }
+    row = await resources_of(request).fetch_one(_sql(bool(search), directory is not None), params)
+    assert row is not None
+    tail = json.dumps({"total": int(row[0]), "limit": limit, "offset": offset})[1:]
+    return Response('{"videos":' + row[1] + "," + tail, media_type="application/json")
+
+
+async def video_thumbnail(request: Request) -> Response:
+    require_admin(request)
+    video_id = path_id(request)
+    resources = resources_of(request)
+    row = await resources.fetch_one(
+        b"SELECT thumbnail_path FROM videos WHERE id = %(id)s", {"id": video_id}
+    )
+    if row is None:
+        raise ApiError(404, "Video not found")
+    if row[0] is None:
+        raise ApiError(404, "This video has no thumbnail")
+    return resources.files.response(request.headers, request.method, str(row[0]))
+
+
+ROUTES = [
+    Route("/api/admin/library", library, methods=["GET"]),
+    Route("/api/admin/videos/{id}/thumbnail", video_thumbnail, methods=["GET", "HEAD"]),
+]
