@@ -8,6 +8,7 @@ import psycopg
 from psycopg_pool import PoolTimeout
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -56,10 +57,42 @@ async def domain_error(_: Request, exc: Exception) -> Response:
     return error_response(400, str(exc))
 
 
+RETRY_AFTER_S = 2
+
+
+def outage_dependency(exc: BaseException) -> str | None:
+    """``database`` or ``redis`` when ``exc`` is that service being away, else None.
+
+    SQLAlchemy wraps psycopg's errors: an ``OperationalError`` (server restarted, refused,
+    timed out), a pool timeout, or any error on a connection it recognised as dead.
+    """
+    if isinstance(exc, (RedisConnectionError, RedisTimeoutError)):
+        return "redis"
+    if isinstance(exc, (psycopg.OperationalError, PoolTimeout)):
+        return "database"
+    if isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)):
+        return "database"
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return "database"
+    return None
+
+
 async def unavailable(request: Request, exc: Exception) -> Response:
-    # A database or Redis outage is the service's state, not the caller's fault nor a bug.
-    log.warning("service unavailable on %s %s: %s", request.method, request.url.path, exc)
-    return error_response(503, "Service unavailable")
+    # A database or Redis outage is the service's state, not the caller's fault nor a bug:
+    # 503 naming the dependency, never a stack trace (the detail stays in the server log).
+    dependency = outage_dependency(exc)
+    if dependency is None:
+        return await unexpected_error(request, exc)
+    log.warning(
+        "%s unavailable on %s %s: %s",
+        dependency,
+        request.method,
+        request.url.path,
+        str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
+    )
+    response = error_response(503, f"Service unavailable: the {dependency} is not reachable")
+    response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
 
 
 async def unexpected_error(request: Request, exc: Exception) -> Response:
@@ -75,6 +108,8 @@ EXCEPTION_HANDLERS = {
     Conflict: domain_error,
     psycopg.OperationalError: unavailable,
     PoolTimeout: unavailable,
+    sa_exc.DBAPIError: unavailable,  # OperationalError, InterfaceError, dead connections
+    sa_exc.TimeoutError: unavailable,
     RedisConnectionError: unavailable,
     RedisTimeoutError: unavailable,
     Exception: unexpected_error,

@@ -14,6 +14,19 @@ from mediaq.settings import normalize_database_url
 _ENGINES: dict[str, Engine] = {}
 _LOCK = threading.Lock()
 
+# libpq options of every connection: a database that is away or cut off by the network is
+# noticed within seconds, not after the kernel's TCP timeouts (minutes): a connect gives up
+# after 5 s; an idle connection is probed after 5 s of silence; unacknowledged data or
+# unanswered probes end the connection after about 10 s.
+CONNECT_ARGS: dict[str, int] = {
+    "connect_timeout": 5,
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 10_000,
+}
+
 
 def engine_for(database_url: str) -> Engine:
     """One pooled engine per URL and process, created lazily (so never before a fork)."""
@@ -22,9 +35,16 @@ def engine_for(database_url: str) -> Engine:
         engine = _ENGINES.get(url)
         if engine is None:
             # No pre-ping: it costs a round trip per transaction on the hot path. A connection
-            # that died is invalidated with its whole pool on first use, and that one
-            # transaction fails (a job attempt fails transiently and is retried).
-            engine = create_engine(url, pool_size=5, max_overflow=10, pool_recycle=1800)
+            # that died (the database restarted) is recognised as a disconnect on first use
+            # and SQLAlchemy then drops the whole pool, so exactly one transaction fails: a
+            # job write is retried by its caller, an API request answers 503.
+            engine = create_engine(
+                url,
+                pool_size=5,
+                max_overflow=10,
+                pool_recycle=1800,
+                connect_args=dict(CONNECT_ARGS),
+            )
             _ENGINES[url] = engine
         return engine
 

@@ -34,3 +34,8 @@ def preflight_socket(host_name: str) -> Path:
 def fake_gpu_state(host_name: str) -> Path:
     """The JSON file through which tests act on a running daemon's fake GPUs."""
     return runtime_dir() / f"mediaq-fakegpu-{_slug(host_name)}.json"
+
+
+def daemon_alive_file(host_name: str, daemon_pid: int) -> Path:
+    """The file a host daemon touches on every beat; its Celery workers watch its age."""
+    return runtime_dir() / f"mediaq-{_slug(host_name)}-{daemon_pid}.alive"

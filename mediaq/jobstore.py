@@ -40,6 +40,19 @@ def heartbeat(conn: Connection, job_id: int, attempt: int) -> bool:
     return result.rowcount == 1
 
 
+def lock_owned(conn: Connection, job_id: int, attempt: int) -> bool:
+    """Lock the job row for the rest of the caller's transaction if this attempt owns it.
+
+    ``FOR SHARE``: the attempt's own writes elsewhere (progress, heartbeat) are only delayed
+    to the commit, while a rescue, a claim or another attempt's outcome waits (or skips the
+    row) until the caller's transaction ends.
+    """
+    row = conn.execute(
+        text(f"SELECT 1 FROM jobs WHERE {_OWNED} FOR SHARE"), {"id": job_id, "attempt": attempt}
+    ).first()
+    return row is not None
+
+
 def still_owned(conn: Connection, job_id: int, attempt: int) -> bool:
     """A read-only check: does this attempt still own a running job?"""
     row = conn.execute(

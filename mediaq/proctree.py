@@ -20,6 +20,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -40,6 +41,25 @@ def _prctl(option: int, value: int) -> bool:
         return int(libc.prctl(option, value, 0, 0, 0)) == 0
     except (OSError, AttributeError):
         return False
+
+
+def die_with_parent(sig: signal.Signals = signal.SIGKILL) -> bool:
+    """Ask the kernel to send ``sig`` to this process when its parent dies (Linux)."""
+    return _prctl(PR_SET_PDEATHSIG, int(sig))
+
+
+def with_parent_death_signal(argv: Sequence[str], sig: str = "KILL") -> list[str]:
+    """``argv`` started through util-linux ``setpriv --pdeathsig``: the command receives
+    ``sig`` when the process that started it dies, even by SIGKILL.
+
+    ``setpriv`` sets the signal and then execs the command (same pid, nothing stays
+    between), so no ``preexec_fn`` has to run in a forked multi-threaded parent. Where
+    ``setpriv`` is missing the command runs as it is.
+    """
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        return list(argv)
+    return [setpriv, f"--pdeathsig={sig}", "--", *argv]
 
 
 def become_subreaper() -> bool:

@@ -98,6 +98,7 @@ class Settings:
     nvenc_sessions: int = 3  # MEDIAQ_NVENC_SESSIONS
     fake_gpus: tuple[int, ...] = ()  # MEDIAQ_FAKE_GPUS (MiB per fake GPU)
     worker_gpu: str = ""  # MEDIAQ_WORKER_GPU: set by the daemon on a per-GPU Celery worker
+    daemon_pid: int = 0  # MEDIAQ_DAEMON_PID: set by the daemon on its Celery workers (0: none)
     task_events: bool = True  # MEDIAQ_TASK_EVENTS: Celery task events for Flower
     cpu_only: bool = False  # MEDIAQ_CPU_ONLY: GPU job types default to the CPU class
     fetch_allow_private: bool = False  # MEDIAQ_FETCH_ALLOW_PRIVATE: fetch may reach internal IPs
@@ -178,6 +179,7 @@ class Settings:
             "MEDIAQ_SESSIONS_WINDOW": ("sessions_window_s", 1),
             "MEDIAQ_COMMENT_REPEAT_WINDOW": ("comment_repeat_window_s", 0),
             "MEDIAQ_VIEW_MIN_PLAY": ("view_min_play_s", 0),
+            "MEDIAQ_DAEMON_PID": ("daemon_pid", 0),
         }
         for var, (name, minimum) in ints.items():
             if env.get(var):
@@ -298,6 +300,7 @@ _ENV_NAMES = {
     "nvenc_sessions": "MEDIAQ_NVENC_SESSIONS",
     "fake_gpus": "MEDIAQ_FAKE_GPUS",
     "worker_gpu": "MEDIAQ_WORKER_GPU",
+    "daemon_pid": "MEDIAQ_DAEMON_PID",
     "task_events": "MEDIAQ_TASK_EVENTS",
     "cpu_only": "MEDIAQ_CPU_ONLY",
     "fetch_allow_private": "MEDIAQ_FETCH_ALLOW_PRIVATE",

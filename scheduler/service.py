@@ -17,11 +17,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import psycopg
 from celery import Celery
+from kombu.exceptions import OperationalError as BrokerError
+from redis.exceptions import RedisError
 from sqlalchemy import Connection, Engine, create_engine, text
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import SQLAlchemyError
 
+from mediaq.backoff import retry_delay_s
 from mediaq.celeryapp import create_celery
+from mediaq.db import CONNECT_ARGS
 from mediaq.metrics import RESCUES, count_event
 from mediaq.settings import RESOURCE_CLASSES, Settings
 from scheduler import periodic
@@ -47,6 +52,20 @@ CHANNEL = "mediaq_jobs"
 REASON_WINDOW = 500  # pending jobs per class that carry a stored position and reason
 GPU_FAST_WINDOW = 64  # eligible GPU jobs considered on a fast (notification) pass
 COALESCE_S = 0.001
+RECONNECT_CAP_S = 5.0
+
+# What an outage of the database or the broker raises: SQLAlchemy's errors, psycopg's own
+# (LISTEN's ``notifies()`` runs on the raw driver connection), the broker's and Redis's.
+OUTAGES = (SQLAlchemyError, psycopg.Error, BrokerError, RedisError, OSError)
+
+
+def outage_of(exc: BaseException) -> str:
+    """Which dependency an outage error speaks of."""
+    if isinstance(exc, (BrokerError, RedisError)):
+        return "broker"
+    if isinstance(exc, (SQLAlchemyError, psycopg.Error)):
+        return "database"
+    return "database or broker"
 
 
 @dataclass
@@ -68,7 +87,7 @@ class Scheduler:
             settings.database_url,
             pool_size=1,
             max_overflow=0,
-            connect_args={"application_name": name[:63]},
+            connect_args=dict(CONNECT_ARGS) | {"application_name": name[:63]},
         )
         self.is_leader = False
         self.passes = 0
@@ -147,20 +166,37 @@ class Scheduler:
 
     # ---- the loop ------------------------------------------------------------------------
     def run_forever(self, stop: threading.Event) -> None:
-        """Stand by until leader, then schedule until ``stop`` is set or leadership is lost."""
+        """Stand by until leader, then schedule until ``stop`` is set or leadership is lost.
+
+        The database or the broker going away (a restart, a partition) never ends the
+        process: the connection, and with it the leader lock, is dropped, and the loop
+        reconnects with backoff (capped at ``RECONNECT_CAP_S``) and competes for the lead
+        again. Whatever was admitted but not published is published again by the claim
+        timeout rescue."""
+        failures = 0
         while not stop.is_set():
             try:
                 with self.engine.connect() as conn:
                     if not self._try_lead(conn):
+                        failures = 0
                         stop.wait(self.settings.scheduler_tick_s)
                         continue
+                    failures = 0
                     log.info("scheduler: leading (host %s)", self.settings.host_name)
                     self._lead(conn, stop)
-            except (OperationalError, DBAPIError) as exc:
-                log.warning("scheduler: database connection lost (%s); retrying", exc)
+            except OUTAGES as exc:
+                failures += 1
+                delay = retry_delay_s(failures, self.settings.scheduler_tick_s, RECONNECT_CAP_S)
+                log.warning(
+                    "scheduler: %s unreachable (%s: %s); reconnecting in %.1f s",
+                    outage_of(exc),
+                    type(exc).__name__,
+                    str(exc).strip().splitlines()[0] if str(exc).strip() else "",
+                    delay,
+                )
                 self.is_leader = False
                 self.engine.dispose()
-                stop.wait(self.settings.scheduler_tick_s)
+                stop.wait(delay)
         self.is_leader = False
 
     def _try_lead(self, conn: Connection) -> bool:

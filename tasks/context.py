@@ -17,11 +17,12 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
 from mediaq import jobstore
-from mediaq.errors import JobCancelled
+from mediaq.errors import AttemptSuperseded, JobCancelled
+from mediaq.proctree import with_parent_death_signal
 from mediaq.settings import Settings
 from mediaq.transitions import Claim
 
@@ -105,9 +106,34 @@ class JobContext:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A database transaction for the handler's own rows (videos, compilations, ...)."""
+        """A database transaction for the handler's own rows (videos, compilations, ...).
+
+        Fenced: just before it commits, the attempt's job row is locked and checked; when
+        the attempt no longer owns the job (superseded after a rescue, or cancelled) the
+        transaction is rolled back and ``AttemptSuperseded`` raised, so a zombie never
+        registers a second output.
+        """
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
             yield session
+            self._lock_owned(session.connection())
+
+    @contextmanager
+    def fenced(self) -> Iterator[None]:
+        """Run the block while this attempt provably owns its job.
+
+        The job row is locked (``FOR SHARE``) for the block: no rescue, claim or outcome of
+        another attempt can happen meanwhile. Used to move outputs into place.
+        """
+        with self.engine.begin() as conn:
+            self._lock_owned(conn)
+            yield
+
+    def _lock_owned(self, conn: Connection) -> None:
+        if not jobstore.lock_owned(conn, self.job_id, self.attempt):
+            self.cancel()
+            raise AttemptSuperseded(
+                f"job {self.job_id} attempt {self.attempt} no longer owns the job"
+            )
 
     # ---- cancellation ---------------------------------------------------------------------
     @property
@@ -132,6 +158,15 @@ class JobContext:
         for pgid in groups:
             _kill_group(pgid)
 
+    def fence(self) -> None:
+        """Stop the attempt at once (it may no longer own its job): SIGKILL, no grace."""
+        self._cancel.set()
+        with self._groups_lock:
+            groups = list(self._groups)
+        for pgid in groups:
+            with suppress(ProcessLookupError):
+                os.killpg(pgid, signal.SIGKILL)
+
     # ---- subprocesses ---------------------------------------------------------------------
     def run(
         self,
@@ -148,7 +183,8 @@ class JobContext:
         """
         self.check_cancelled()
         proc = subprocess.Popen(
-            list(argv),
+            # killed by the kernel if this worker process dies (a job never outlives it)
+            with_parent_death_signal(argv),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE if stdout_lines else subprocess.DEVNULL,
             stderr=subprocess.STDOUT if stdout_lines else subprocess.PIPE,

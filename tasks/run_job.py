@@ -7,15 +7,18 @@ the attempt number the claim produced.
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from celery import Celery, Task
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from mediaq import transitions
+from mediaq.backoff import retry_delay_s
 from mediaq.celeryapp import RUN_JOB
 from mediaq.db import engine_for
 from mediaq.errors import AttemptSuperseded, JobCancelled, PermanentError, PreflightFailed
@@ -30,6 +33,7 @@ from tasks.registry import handler_for
 log = logging.getLogger(__name__)
 
 Preflight = Callable[[Claim], None]
+T = TypeVar("T")
 
 
 @dataclass
@@ -63,7 +67,9 @@ class WorkerRuntime:
     def monitor(self) -> AttemptMonitor:
         if self._monitor is None:
             self._monitor = AttemptMonitor(
-                self.settings.cancel_poll_s, self.settings.heartbeat_interval_s
+                self.settings.cancel_poll_s,
+                self.settings.heartbeat_interval_s,
+                self.settings.heartbeat_timeout_s,
             )
         return self._monitor
 
@@ -80,10 +86,13 @@ def execute_job(
 ) -> Outcome:
     """Claim and run one job; never raises for the job's own failures."""
     settings = runtime.settings
-    with runtime.autocommit.connect() as conn:
-        claim = transitions.claim(
+    claimed_since = time.monotonic()
+    claim = _with_reconnect(
+        runtime,
+        lambda conn: transitions.claim(
             conn, job_id, expected_attempt, settings.host_name, runtime.gpu_uuid
-        )
+        ),
+    )
     if claim is None:
         log.info(
             "job %s: nothing to claim for attempt %s; delivery dropped", job_id, expected_attempt
@@ -91,11 +100,49 @@ def execute_job(
         count_event(settings, DUPLICATES_DROPPED)
         return Outcome("dropped")
     ctx = JobContext(settings, runtime.engine, claim, settings.host_name, on_progress)
-    runtime.monitor.watch(ctx)
+    runtime.monitor.watch(ctx, claimed_since)
     try:
         return _run_claimed(runtime, ctx)
     finally:
         runtime.monitor.unwatch()
+
+
+def _with_reconnect(runtime: WorkerRuntime, write: Callable[[Connection], T]) -> T:
+    """Run a single-statement write, once more on a fresh connection if the pooled one
+    died (the database restarted since it was last used: SQLAlchemy then drops the pool)."""
+    try:
+        with runtime.autocommit.connect() as conn:
+            return write(conn)
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        log.warning("database connection lost; writing again on a fresh one")
+    with runtime.autocommit.connect() as conn:
+        return write(conn)
+
+
+def _write_outcome(ctx: JobContext, write: Callable[[], T]) -> T:
+    """Write an attempt's outcome, retrying while the database is away.
+
+    The attempt keeps heartbeating meanwhile (the monitor still watches it); once it is
+    fenced the outcome is given up: the rescue retries the job.
+    """
+    failures = 0
+    while True:
+        try:
+            return write()
+        except (OperationalError, InterfaceError) as exc:
+            failures += 1
+            if ctx.cancelled:
+                raise
+            delay = retry_delay_s(failures, 0.2, 2.0)
+            log.warning(
+                "job %s: outcome not written (%s); again in %.1f s",
+                ctx.job_id,
+                type(exc).__name__,
+                delay,
+            )
+            time.sleep(delay)
 
 
 def _run_claimed(runtime: WorkerRuntime, ctx: JobContext) -> Outcome:
@@ -121,8 +168,14 @@ def _run_claimed(runtime: WorkerRuntime, ctx: JobContext) -> Outcome:
         return _record_failure(runtime, ctx, detail, permanent=False)
     # A pipeline step resolves its pipeline in the same transaction as its outcome.
     engine = runtime.engine if claim.pipeline_id is not None else runtime.autocommit
-    with engine.begin() as conn:
-        done = transitions.complete(conn, claim.job_id, claim.attempt, _json_result(result), cap)
+
+    def write() -> bool:
+        with engine.begin() as conn:
+            return transitions.complete(
+                conn, claim.job_id, claim.attempt, _json_result(result), cap
+            )
+
+    done = _write_outcome(ctx, write)
     return Outcome("completed" if done else "cancelled")
 
 
@@ -131,10 +184,14 @@ def _record_failure(
 ) -> Outcome:
     if ctx.cancelled:
         return Outcome("cancelled", error)
-    with runtime.engine.begin() as conn:
-        decision = transitions.fail(
-            conn, ctx.claim, error, permanent, runtime.settings.log_max_chars
-        )
+
+    def write() -> transitions.FailureDecision | None:
+        with runtime.engine.begin() as conn:
+            return transitions.fail(
+                conn, ctx.claim, error, permanent, runtime.settings.log_max_chars
+            )
+
+    decision = _write_outcome(ctx, write)
     if decision is None:
         return Outcome("cancelled", error)
     return Outcome("retrying" if decision.retry else "failed", error)

@@ -6,13 +6,15 @@ environment the daemon prepared, once.
 
 from __future__ import annotations
 
-from celery.signals import worker_process_init
+from celery.signals import worker_init, worker_process_init
 
 from mediaq.celeryapp import create_celery
 from mediaq.db import dispose_engines
+from mediaq.proctree import die_with_parent
 from mediaq.settings import Settings
 from tasks.preflight import gpu_preflight
 from tasks.run_job import register_run_job
+from workers.lifeline import Lifeline
 
 settings = Settings.from_env()
 app = create_celery(settings)
@@ -20,7 +22,15 @@ app = create_celery(settings)
 register_run_job(app, settings, preflight=gpu_preflight(settings) if settings.worker_gpu else None)
 
 
+@worker_init.connect
+def _watch_daemon(**_: object) -> None:
+    # The main process ends its whole tree when its host daemon is gone or frozen.
+    if settings.daemon_pid:
+        Lifeline(settings.host_name, settings.daemon_pid, settings.heartbeat_timeout_s).start()
+
+
 @worker_process_init.connect
 def _fresh_connections(**_: object) -> None:
-    # A pool child must never reuse a connection its parent opened.
+    # A pool child dies with its Celery main process, and never reuses its connections.
+    die_with_parent()
     dispose_engines(close=False)

@@ -16,7 +16,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from mediaq.proctree import descendants_of
+from mediaq.proctree import descendants_of, with_parent_death_signal
 from mediaq.queues import cpu_queue, gpu_queue
 from mediaq.settings import Settings, settings_to_env
 
@@ -47,7 +47,8 @@ class SupervisedWorker:
 
 def worker_specs(settings: Settings, gpu_uuids: list[tuple[int, str]]) -> list[WorkerSpec]:
     """The Celery workers this host runs for its classes and GPUs."""
-    base = settings_to_env(settings)
+    # The workers know their daemon: they end themselves when it is gone (workers/lifeline).
+    base = settings_to_env(settings) | {"MEDIAQ_DAEMON_PID": str(os.getpid())}
     specs: list[WorkerSpec] = []
     if "cpu" in settings.classes and settings.concurrency > 0:
         env = base | {"MEDIAQ_WORKER_GPU": "", "CUDA_VISIBLE_DEVICES": ""}
@@ -212,7 +213,9 @@ class WorkerSupervisor:
     @staticmethod
     def _spawn(worker: SupervisedWorker) -> None:
         env = dict(os.environ) | worker.spec.env
-        worker.proc = subprocess.Popen(celery_argv(worker.spec), env=env, start_new_session=True)
+        # Killed by the kernel when the daemon dies, however it dies (workers/lifeline).
+        argv = with_parent_death_signal(celery_argv(worker.spec))
+        worker.proc = subprocess.Popen(argv, env=env, start_new_session=True)
         worker.started_at = time.monotonic()
 
 

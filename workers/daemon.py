@@ -8,6 +8,10 @@ its GPU's UUID), and heartbeats GPU snapshots every ``heartbeat_interval_s``.
 - It first checks that its library roots hold the fleet's library (``mediaq.library``) and
   are writable; otherwise it refuses to start, naming the setting to fix.
 - A host that stops heartbeating gets no new work; on a clean stop it says so at once.
+- Its Celery workers never outlive it: they die with it, and end themselves when it stays
+  frozen for longer than the heartbeat timeout (``workers/lifeline``).
+- The database may be away (restarted, unreachable): registering waits for it with
+  backoff, and a beat that cannot reach it is skipped; nothing exits.
 - A GPU NVML reports lost is marked unhealthy in the same heartbeat (the scheduler excludes
   it at once), its Celery worker is killed and its jobs go back to be placed elsewhere.
   When the GPU comes back, its worker starts again.
@@ -16,6 +20,7 @@ its GPU's UUID), and heartbeats GPU snapshots every ``heartbeat_interval_s``.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from typing import Any
 
@@ -24,12 +29,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from mediaq import transitions
 from mediaq.db import engine_for
-from mediaq.hostpaths import preflight_socket
+from mediaq.hostpaths import daemon_alive_file, preflight_socket
 from mediaq.library import check_library
 from mediaq.settings import Settings
 from workers.celery_procs import WorkerSupervisor, worker_specs
 from workers.gpu_backend import GpuBackend, GpuSnapshot, open_backend
 from workers.hostregistry import heartbeat_host, mark_draining, mark_gone, register_host
+from workers.lifeline import touch
 from workers.preflight_service import PreflightService
 
 log = logging.getLogger(__name__)
@@ -42,22 +48,37 @@ class HostDaemon:
         self.engine: Engine = engine_for(settings.database_url)
         self.supervisor: WorkerSupervisor | None = None
         self.preflight = PreflightService(preflight_socket(settings.host_name), self.sample)
+        self.alive = daemon_alive_file(settings.host_name, os.getpid())
 
     @property
     def serves_gpus(self) -> bool:
         return any(c.startswith("gpu_") for c in self.settings.classes)
 
-    def start(self) -> None:
-        with self.engine.begin() as conn:
-            # Refuses (LibraryMismatch) before registering: a host that mounted the wrong
-            # storage, or cannot write its results, must never take a job.
-            library_id = check_library(conn, self.settings)
-        log.info("library %s at %s", library_id, self.settings.library_root)
+    def start(self, stop: threading.Event | None = None) -> bool:
+        """Check the library, register the host (waiting for the database while it is away)
+        and start the Celery workers. False when ``stop`` was set before the database
+        answered."""
         snaps = self.backend.snapshot() if self.serves_gpus else []
         lost = frozenset(s.uuid for s in snaps if not s.healthy)
-        with self.engine.begin() as conn:
-            register_host(conn, self.settings, self.settings.nvenc_sessions)
-            heartbeat_host(conn, self.settings.host_name, snaps, frozenset())
+        delay = self.settings.heartbeat_interval_s
+        while True:
+            try:
+                with self.engine.begin() as conn:
+                    # Refuses (LibraryMismatch) before registering: a host that mounted the
+                    # wrong storage, or cannot write its results, must never take a job.
+                    library_id = check_library(conn, self.settings)
+                    register_host(conn, self.settings, self.settings.nvenc_sessions)
+                    heartbeat_host(conn, self.settings.host_name, snaps, frozenset())
+                break
+            except SQLAlchemyError as exc:
+                log.warning("cannot register host (database unreachable?): %s", exc)
+                if stop is None or stop.wait(delay):
+                    if stop is None:
+                        raise
+                    return False
+                delay = min(delay * 2, 30.0)
+        log.info("library %s at %s", library_id, self.settings.library_root)
+        touch(self.alive)
         self.supervisor = WorkerSupervisor(
             worker_specs(self.settings, [(s.index, s.uuid) for s in snaps])
         )
@@ -74,6 +95,7 @@ class HostDaemon:
             ",".join(self.settings.classes),
             len(self.supervisor.workers),
         )
+        return True
 
     def beat(self) -> None:
         """One heartbeat: fresh GPU numbers, lost GPUs handled, dead workers restarted."""
@@ -121,9 +143,11 @@ class HostDaemon:
         }
 
     def run(self, stop: threading.Event) -> None:
-        self.start()
         try:
+            if not self.start(stop):
+                return
             while not stop.wait(self.settings.heartbeat_interval_s):
+                touch(self.alive)  # this process is alive, whatever the database says
                 try:
                     self.beat()
                 except SQLAlchemyError as exc:
@@ -139,6 +163,7 @@ class HostDaemon:
             log.warning("could not mark host %s draining: %s", self.settings.host_name, exc)
         if self.supervisor is not None:
             self.supervisor.stop()
+        self.alive.unlink(missing_ok=True)
         self.preflight.stop()
         try:
             with self.engine.begin() as conn:

@@ -41,7 +41,7 @@ def run_clip_generate(ctx: JobContext) -> dict[str, Any]:
         ctx.settings.output_root, "clips", source.title, source.video_id, ctx.job_id, ".mp4"
     )
     choice = encoder_for_job(ctx.gpu_uuid)
-    with atomic_file(final) as tmp:
+    with atomic_file(final, ctx) as tmp:
 
         def build(encoder: VideoEncoder) -> list[str]:
             return build_clip_argv(str(source.path), str(tmp), start, duration, encoder)
@@ -62,7 +62,7 @@ def run_clip_extract_only(ctx: JobContext) -> dict[str, Any]:
     final = output_path(
         ctx.settings.output_root, "clips", source.title, source.video_id, ctx.job_id, ".mp4"
     )
-    with atomic_file(final) as tmp:
+    with atomic_file(final, ctx) as tmp:
         argv = build_extract_argv(str(source.path), str(tmp), start, duration)
         run_ffmpeg(ctx, argv, duration, what="extract")
     return {"videoId": source.video_id, "start": start, "encoder": "copy", **describe_output(final)}

@@ -52,7 +52,7 @@ def _encode_and_record(
 ) -> dict[str, Any]:
     final = output_path(ctx.settings.output_root, "compilations", kind, None, ctx.job_id, ".mp4")
     choice = encoder_for_job(ctx.gpu_uuid)
-    with atomic_file(final) as tmp:
+    with atomic_file(final, ctx) as tmp:
         used = run_encode(ctx, choice, lambda enc: build(str(tmp), enc), duration, what=kind)
     try:
         output = describe_output(final)

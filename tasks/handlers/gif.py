@@ -26,7 +26,7 @@ def run_generate_gif(ctx: JobContext) -> dict[str, Any]:
     final = output_path(
         ctx.settings.output_root, "gifs", source.title, source.video_id, ctx.job_id, ".gif"
     )
-    with atomic_file(final) as tmp:
+    with atomic_file(final, ctx) as tmp:
         argv = build_gif_argv(str(source.path), str(tmp), start, duration, width, fps)
         run_ffmpeg(ctx, argv, duration, what="gif")
     return {"videoId": source.video_id, "start": start, "fps": fps, **describe_output(final)}

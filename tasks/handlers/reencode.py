@@ -37,7 +37,7 @@ def run_reencode(ctx: JobContext) -> dict[str, Any]:
     )
     span = (0.0, 100.0 - HLS_SHARE if hls else 100.0)
     choice = encoder_for_job(ctx.gpu_uuid, preset, crf)
-    with atomic_file(final) as tmp:
+    with atomic_file(final, ctx) as tmp:
 
         def build(encoder: VideoEncoder) -> list[str]:
             return build_reencode_argv(str(source.path), str(tmp), encoder, max_height)
@@ -58,7 +58,7 @@ def run_reencode(ctx: JobContext) -> dict[str, Any]:
 def _package_hls(ctx: JobContext, mp4: Path, duration_s: float) -> Path:
     folder = mp4.with_name(f"{mp4.stem}-hls")
     try:
-        with atomic_dir(folder) as tmp:
+        with atomic_dir(folder, ctx) as tmp:
             argv = build_hls_argv(str(mp4), str(tmp / "index.m3u8"), str(tmp / "segment_%04d.ts"))
             run_ffmpeg(ctx, argv, duration_s, (100.0 - HLS_SHARE, 100.0), "hls")
     except BaseException:

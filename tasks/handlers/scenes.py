@@ -23,7 +23,7 @@ def run_scene_extract(ctx: JobContext) -> dict[str, Any]:
         ctx.settings.output_root, "scenes", source.title, source.video_id, ctx.job_id, ""
     )
     listed = []
-    with atomic_dir(folder) as tmp:
+    with atomic_dir(folder, ctx) as tmp:
         for index, (start, end) in enumerate(scenes, start=1):
             ctx.check_cancelled()
             # The middle of the shot: past any transition at either end.

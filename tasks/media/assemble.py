@@ -28,7 +28,7 @@ def join_moments(
     frame = Frame(source.probe.width, source.probe.height, fps)
     total = sum(m.duration for m in moments)
     choice = encoder_for_job(ctx.gpu_uuid)
-    with atomic_file(final) as tmp:
+    with atomic_file(final, ctx) as tmp:
 
         def build(encoder: VideoEncoder) -> list[str]:
             return build_concat_argv(segments, str(tmp), frame, encoder)

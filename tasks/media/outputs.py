@@ -1,4 +1,5 @@
-"""Where outputs go and how they appear: temp names renamed into place, never clobbering."""
+"""Where outputs go and how they appear: attempt-private temp names moved into place under
+the attempt's fence, never clobbering."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import errno
 import os
 import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Protocol
 
 from tasks.media.names import first_free_name, slugify
 
@@ -22,39 +24,61 @@ def output_path(
     return Path(root) / kind / f"{name}-j{job_id}{ext}"
 
 
-def partial_path(final: Path) -> Path:
-    """The temp name an output is written under (hidden, so a scan never picks it up)."""
-    return final.with_name(f".{final.stem}.part{final.suffix}")
+class AttemptFence(Protocol):
+    """The running attempt that writes an output (``JobContext`` is one)."""
+
+    @property
+    def attempt(self) -> int: ...
+
+    def fenced(self) -> AbstractContextManager[None]: ...
+
+
+def partial_path(final: Path, attempt: int) -> Path:
+    """The temp name an attempt writes an output under: hidden (a scan never picks it up)
+    and private to the attempt (a zombie of an earlier attempt never touches it)."""
+    return final.with_name(f".{final.stem}.a{attempt}.part{final.suffix}")
 
 
 @contextmanager
-def atomic_file(final: Path) -> Iterator[Path]:
-    """Yield a temp path; on success rename it to ``final``, on any error remove it.
+def atomic_file(final: Path, owner: AttemptFence) -> Iterator[Path]:
+    """Yield the attempt's temp path; on success move it to ``final``, on error remove it.
 
-    A cancelled or failed job therefore never leaves a partial output behind.
+    The move happens under ``owner.fenced()``: only while the attempt still owns its job,
+    so a zombie attempt can never replace the file of the attempt that superseded it. A
+    cancelled or failed job never leaves a partial output behind.
     """
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = partial_path(final)
+    tmp = partial_path(final, owner.attempt)
     try:
         yield tmp
         if not tmp.is_file():
             raise FileNotFoundError(f"{tmp} was not written")
-        os.replace(tmp, final)
+        with owner.fenced():
+            os.replace(tmp, final)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
 
 
 @contextmanager
-def atomic_dir(final: Path) -> Iterator[Path]:
-    """Like ``atomic_file`` for a directory of outputs (HLS segments, keyframes)."""
+def atomic_dir(final: Path, owner: AttemptFence) -> Iterator[Path]:
+    """Like ``atomic_file`` for a directory of outputs (HLS segments, keyframes).
+
+    A directory left by an earlier attempt that died between its move and its outcome is
+    replaced (under the fence, like the move itself).
+    """
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(f".{final.name}.part")
+    tmp = final.with_name(f".{final.name}.a{owner.attempt}.part")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
         yield tmp
-        os.rename(tmp, final)
+        with owner.fenced():
+            old = final.with_name(f".{final.name}.a{owner.attempt}.old")
+            if final.exists():
+                os.rename(final, old)
+            os.rename(tmp, final)
+        shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -167,7 +167,8 @@ def _leader(settings: Settings, procs: list[subprocess.Popen[bytes]]) -> subproc
     name = scalar(
         settings,
         "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-        "WHERE l.locktype = 'advisory' AND l.objid = :k AND l.granted",
+        "WHERE l.locktype = 'advisory' AND l.objid = :k AND l.granted"
+        " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
         k=LEADER_LOCK,
     )
     assert name and name.startswith("mediaq-scheduler:"), name

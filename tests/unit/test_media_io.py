@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mediaq.errors import InvalidParams
+from mediaq.errors import AttemptSuperseded, InvalidParams
 from mediaq.jobparams import ClipParams, CompilationParams
 from tasks.media import fetcher
 from tasks.media.fetcher import check_destination, check_url, final_name, is_internal, name_from_url
 from tasks.media.hashing import hash_file
-from tasks.media.outputs import atomic_file, move_no_clobber
+from tasks.media.outputs import atomic_dir, atomic_file, move_no_clobber
 from tasks.media.params import read_params
 from tasks.media.scanner import FileStat, KnownFile, classify, walk_tree
 
@@ -73,15 +75,53 @@ def test_names_from_urls() -> None:
         final_name("clip", "image2")
 
 
+class Attempt:
+    """An attempt whose ownership of its job the test decides (the real fence is a row
+    lock, exercised in tests/faults)."""
+
+    def __init__(self, attempt: int) -> None:
+        self.attempt = attempt
+        self.owns = True
+
+    @contextmanager
+    def fenced(self) -> Iterator[None]:
+        if not self.owns:
+            raise AttemptSuperseded(f"attempt {self.attempt} superseded")
+        yield
+
+
 def test_atomic_file_leaves_nothing_on_error(tmp_path: Path) -> None:
     final = tmp_path / "out" / "x.mp4"
-    with pytest.raises(RuntimeError), atomic_file(final) as tmp:
+    with pytest.raises(RuntimeError), atomic_file(final, Attempt(1)) as tmp:
         tmp.write_bytes(b"half")
         raise RuntimeError("cancelled")
     assert list(final.parent.iterdir()) == []
-    with atomic_file(final) as tmp:
+    with atomic_file(final, Attempt(1)) as tmp:
         tmp.write_bytes(b"whole")
     assert final.read_bytes() == b"whole" and list(final.parent.iterdir()) == [final]
+
+
+def test_a_superseded_attempt_never_replaces_the_winners_output(tmp_path: Path) -> None:
+    final = tmp_path / "out" / "x.mp4"
+    zombie, winner = Attempt(1), Attempt(2)
+    with pytest.raises(AttemptSuperseded), atomic_file(final, zombie) as z_tmp:
+        z_tmp.write_bytes(b"zombie")
+        zombie.owns = False  # rescued while it wrote; the next attempt runs and finishes
+        with atomic_file(final, winner) as w_tmp:
+            assert w_tmp != z_tmp  # each attempt writes a temp file of its own
+            w_tmp.write_bytes(b"winner")
+    assert final.read_bytes() == b"winner"
+    assert list(final.parent.iterdir()) == [final]
+
+
+def test_atomic_dir_replaces_a_dead_attempts_directory(tmp_path: Path) -> None:
+    final = tmp_path / "hls"
+    final.mkdir()
+    (final / "old.ts").write_bytes(b"old")
+    with atomic_dir(final, Attempt(3)) as tmp:
+        (tmp / "new.ts").write_bytes(b"new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hls"]
+    assert [p.name for p in final.iterdir()] == ["new.ts"]
 
 
 def test_move_never_clobbers(tmp_path: Path) -> None:

@@ -1,0 +1,98 @@
+"""A host daemon's Celery workers never outlive it, nor run on under it while it is frozen."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+from mediaq.db import transaction
+from mediaq.enqueue import JobSpec, enqueue
+from mediaq.settings import Settings
+from tests.faults.audit import check_invariants, install_audit
+from tests.faults.procs import alive, celery_workers_of, signal_all, tree
+from tests.integration.fleet import (
+    SchedulerThread,
+    WorkerProcess,
+    scalar,
+    wait_for_workers,
+    wait_until,
+)
+
+
+def _status(settings: Settings, job_id: int) -> str:
+    return str(scalar(settings, "SELECT status FROM jobs WHERE id = :i", i=job_id))
+
+
+def _enqueue(settings: Settings, seconds: float) -> int:
+    with transaction(settings.database_url) as session:
+        return enqueue(session, JobSpec("noop", {"seconds": seconds}))
+
+
+def _pool_processes(worker: WorkerProcess) -> list[int]:
+    return [p for p in tree(worker.proc.pid) if p != worker.proc.pid]
+
+
+def test_sigkilled_daemon_takes_its_celery_workers_along(
+    settings: Settings, tmp_path: Path
+) -> None:
+    install_audit(settings.database_url)
+    sched = SchedulerThread(settings).start()
+    first = WorkerProcess(settings, tmp_path / "first.log")
+    second = None
+    try:
+        wait_for_workers(settings, 1)
+        job = _enqueue(settings, 20)
+        wait_until(lambda: _status(settings, job) == "running", 30, what="job running")
+        below = _pool_processes(first)
+        assert len(below) >= 2, "a Celery main process and its pool"
+        os.kill(first.proc.pid, signal.SIGKILL)
+        first.proc.wait(5)
+        killed_at = time.monotonic()
+        wait_until(
+            lambda: not any(alive(p) for p in below),
+            5,
+            what=f"no process left of the killed daemon; left: {celery_workers_of(settings.host_name)}",
+        )
+        gone_after = time.monotonic() - killed_at
+        # A daemon started again runs the only Celery workers of the host; the job, whose
+        # heartbeat stopped with its worker, is rescued and completes on them.
+        second = WorkerProcess(settings, tmp_path / "second.log")
+        wait_until(lambda: _status(settings, job) == "completed", 60, what="job completed")
+        assert set(celery_workers_of(settings.host_name)) <= set(tree(second.proc.pid))
+    finally:
+        sched.close()
+        first.close()
+        if second is not None:
+            second.close()
+    assert gone_after < 2.0
+    assert check_invariants(settings.database_url).problems == []
+
+
+def test_a_frozen_daemon_stops_its_workers_and_restarts_them_when_thawed(
+    settings: Settings, tmp_path: Path
+) -> None:
+    sched = SchedulerThread(settings).start()
+    worker = WorkerProcess(settings, tmp_path / "w.log")
+    try:
+        wait_for_workers(settings, 1)
+        below = _pool_processes(worker)
+        assert below
+        os.kill(worker.proc.pid, signal.SIGSTOP)
+        stopped_at = time.monotonic()
+        wait_until(
+            lambda: not any(alive(p) for p in below),
+            settings.heartbeat_timeout_s + 5,
+            what="celery workers ended under a frozen daemon",
+        )
+        ended_after = time.monotonic() - stopped_at
+        os.kill(worker.proc.pid, signal.SIGCONT)
+        job = _enqueue(settings, 0)
+        wait_until(lambda: _status(settings, job) == "completed", 60, what="job after thaw")
+        assert not set(below) & set(tree(worker.proc.pid))
+    finally:
+        signal_all([worker.proc.pid], signal.SIGCONT)
+        sched.close()
+        worker.close()
+    assert settings.heartbeat_timeout_s <= ended_after < settings.heartbeat_timeout_s + 3

@@ -1,0 +1,69 @@
+"""The pure decisions behind riding out faults: when a Celery worker ends itself, when an
+attempt fences itself, which dependency an error speaks of."""
+
+from __future__ import annotations
+
+import psycopg
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from kombu.exceptions import OperationalError as BrokerError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from sqlalchemy import exc as sa_exc
+
+from api_shim.errors import outage_dependency
+from scheduler.service import OUTAGES, outage_of
+from tasks.monitor import fence_due, self_fence_after_s
+from workers.lifeline import verdict
+
+
+def test_a_worker_lives_exactly_while_its_daemon_is_its_parent_and_fresh() -> None:
+    assert verdict(100, 100, 0.2, 3.0) is None
+    assert verdict(100, 100, 3.0, 3.0) is None
+    assert "gone" in (verdict(1, 100, 0.2, 3.0) or "")
+    assert "no alive file" in (verdict(100, 100, None, 3.0) or "")
+    assert "frozen" in (verdict(100, 100, 3.5, 3.0) or "")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(1, 2**22),
+    st.integers(1, 2**22),
+    st.one_of(st.none(), st.floats(0, 1e6)),
+    st.floats(0.1, 1e4),
+)
+def test_lifeline_verdict_is_none_only_for_a_live_fresh_parent(
+    parent: int, daemon: int, age: float | None, frozen_after: float
+) -> None:
+    alive = parent == daemon and age is not None and age <= frozen_after
+    assert (verdict(parent, daemon, age, frozen_after) is None) == alive
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(0.5, 3600), st.floats(0.01, 5), st.floats(0, 1e5), st.floats(0, 1e5))
+def test_a_zombie_is_fenced_before_the_rescue_may_act(
+    timeout: float, poll: float, last_ok: float, later: float
+) -> None:
+    """The rescue acts no sooner than ``timeout`` after the last heartbeat reached the
+    database, which is no sooner than it was sent. A fence checked every ``poll`` seconds
+    fires by ``fence_after + poll`` after the send: before the rescue whenever the timeout
+    leaves room for two polls."""
+    fence_after = self_fence_after_s(timeout, poll)
+    assert fence_after >= poll
+    if timeout >= 3 * poll:
+        assert fence_after + poll <= timeout - poll + 1e-9
+    now = last_ok + later
+    assert fence_due(now, last_ok, fence_after) == (now - last_ok > fence_after)
+
+
+def test_outages_are_named_by_the_dependency_that_is_down() -> None:
+    pg = psycopg.OperationalError("consuming input failed")
+    wrapped = sa_exc.OperationalError("SELECT 1", {}, pg)
+    assert outage_dependency(pg) == "database"
+    assert outage_dependency(wrapped) == "database"
+    assert outage_dependency(sa_exc.TimeoutError("pool")) == "database"
+    assert outage_dependency(RedisConnectionError("refused")) == "redis"
+    assert outage_dependency(sa_exc.IntegrityError("INSERT", {}, Exception("dup"))) is None
+    assert outage_dependency(ValueError("bug")) is None
+    for exc in (pg, wrapped, BrokerError("down"), RedisConnectionError("down")):
+        assert isinstance(exc, OUTAGES)
+    assert outage_of(pg) == "database" and outage_of(BrokerError("x")) == "broker"

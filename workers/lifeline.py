@@ -1,0 +1,98 @@
+"""A Celery worker process never outlives, nor runs on under, a dead or frozen host daemon.
+
+Three layers, each covering what the one before cannot:
+
+- the daemon starts each Celery worker through ``setpriv --pdeathsig=KILL``: when the
+  daemon dies, even by SIGKILL, the kernel kills the Celery main process at once; each pool
+  child asks the same of the kernel for its own parent (``worker_process_init``), and a
+  job's subprocesses are started the same way by their pool child;
+- a thread of the Celery main process checks twice a second that its parent is still the
+  daemon that started it (the parent-death signal is lost if the daemon died before
+  ``setpriv`` set it);
+- the daemon touches its *alive file* on every beat; a daemon frozen (SIGSTOP, a paused
+  VM, a deadlock) for longer than the heartbeat timeout is treated as dead.
+
+On any of these the Celery worker kills its whole tree with SIGKILL: pool children, their
+jobs' process groups, itself. Jobs it ran are rescued by the scheduler when their heartbeat
+stops; a restarted (or thawed) daemon starts a fresh set of workers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+from mediaq.hostpaths import daemon_alive_file
+from mediaq.proctree import descendants_of
+
+log = logging.getLogger(__name__)
+
+POLL_S = 0.5
+
+
+def verdict(
+    parent_pid: int, daemon_pid: int, alive_age_s: float | None, frozen_after_s: float
+) -> str | None:
+    """Why this Celery worker must end now, or None while its daemon is alive.
+
+    ``alive_age_s`` is the age of the daemon's alive file (None: the file is gone).
+    """
+    if parent_pid != daemon_pid:
+        return f"host daemon {daemon_pid} is gone (parent is now {parent_pid})"
+    if alive_age_s is None:
+        return f"host daemon {daemon_pid} left no alive file"
+    if alive_age_s > frozen_after_s:
+        return f"host daemon {daemon_pid} silent for {alive_age_s:.1f} s (frozen?)"
+    return None
+
+
+def file_age_s(path: Path) -> float | None:
+    """Seconds since ``path`` was last touched (one host, one clock), None when missing."""
+    try:
+        return max(0.0, time.time() - path.stat().st_mtime)
+    except OSError:
+        return None
+
+
+def touch(path: Path) -> None:
+    """Mark the daemon alive now."""
+    path.touch()
+    os.utime(path)
+
+
+def end_tree() -> None:
+    """SIGKILL every descendant (their job groups included), then this process."""
+    for pid in reversed(descendants_of(os.getpid())):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+class Lifeline:
+    """The watcher thread of a Celery main process (started once it is ready)."""
+
+    def __init__(self, host_name: str, daemon_pid: int, frozen_after_s: float) -> None:
+        self.daemon_pid = daemon_pid
+        self.alive = daemon_alive_file(host_name, daemon_pid)
+        self.frozen_after_s = frozen_after_s
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="mediaq-lifeline", daemon=True)
+        self._thread.start()
+
+    def check(self) -> str | None:
+        return verdict(os.getppid(), self.daemon_pid, file_age_s(self.alive), self.frozen_after_s)
+
+    def _loop(self) -> None:
+        while True:
+            reason = self.check()
+            if reason is not None:
+                log.error("celery worker %s: %s; ending its process tree", os.getpid(), reason)
+                end_tree()
+            time.sleep(POLL_S)
