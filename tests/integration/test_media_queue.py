@@ -309,7 +309,8 @@ def test_cancelling_a_running_reencode_ends_ffmpeg_within_5_s_and_leaves_no_outp
             60,
             what="progress reported",
         )
-        assert [p.name for p in playback.iterdir()] == [f".long-v{v['long']}-j{job}.part.mp4"]
+        # the attempt writes under a temporary name of its own (attempt 1)
+        assert [p.name for p in playback.iterdir()] == [f".long-v{v['long']}-j{job}.a1.part.mp4"]
         pids = _ffmpeg_pids(str(playback))
         assert pids
         with transaction(settings.database_url) as session:
