@@ -40,6 +40,8 @@ from workers.preflight_service import PreflightService
 
 log = logging.getLogger(__name__)
 
+ALIVE_INTERVAL_S = 0.5
+
 
 class HostDaemon:
     def __init__(self, settings: Settings, backend: GpuBackend | None = None) -> None:
@@ -49,6 +51,7 @@ class HostDaemon:
         self.supervisor: WorkerSupervisor | None = None
         self.preflight = PreflightService(preflight_socket(settings.host_name), self.sample)
         self.alive = daemon_alive_file(settings.host_name, os.getpid())
+        self._alive_stop = threading.Event()
 
     @property
     def serves_gpus(self) -> bool:
@@ -78,7 +81,7 @@ class HostDaemon:
                     return False
                 delay = min(delay * 2, 30.0)
         log.info("library %s at %s", library_id, self.settings.library_root)
-        touch(self.alive)
+        self._keep_alive()
         self.supervisor = WorkerSupervisor(
             worker_specs(self.settings, [(s.index, s.uuid) for s in snaps])
         )
@@ -147,13 +150,24 @@ class HostDaemon:
             if not self.start(stop):
                 return
             while not stop.wait(self.settings.heartbeat_interval_s):
-                touch(self.alive)  # this process is alive, whatever the database says
                 try:
                     self.beat()
                 except SQLAlchemyError as exc:
                     log.warning("heartbeat failed (database unreachable?): %s", exc)
         finally:
             self.shutdown()
+
+    def _keep_alive(self) -> None:
+        """Touch the alive file from a thread of its own: a beat slowed by a database that
+        hangs is no sign of a frozen daemon, a stopped process is (all its threads stop)."""
+        touch(self.alive)
+        interval = min(ALIVE_INTERVAL_S, self.settings.heartbeat_interval_s)
+
+        def loop() -> None:
+            while not self._alive_stop.wait(interval):
+                touch(self.alive)
+
+        threading.Thread(target=loop, name="mediaq-alive", daemon=True).start()
 
     def shutdown(self) -> None:
         try:
@@ -163,6 +177,7 @@ class HostDaemon:
             log.warning("could not mark host %s draining: %s", self.settings.host_name, exc)
         if self.supervisor is not None:
             self.supervisor.stop()
+        self._alive_stop.set()
         self.alive.unlink(missing_ok=True)
         self.preflight.stop()
         try:

@@ -95,4 +95,5 @@ def test_a_frozen_daemon_stops_its_workers_and_restarts_them_when_thawed(
         signal_all([worker.proc.pid], signal.SIGCONT)
         sched.close()
         worker.close()
-    assert settings.heartbeat_timeout_s <= ended_after < settings.heartbeat_timeout_s + 3
+    # ended after the heartbeat timeout, not before (a few seconds of slack: a loaded machine)
+    assert settings.heartbeat_timeout_s <= ended_after < settings.heartbeat_timeout_s + 5
