@@ -34,6 +34,12 @@ def _pool_processes(worker: WorkerProcess) -> list[int]:
     return [p for p in tree(worker.proc.pid) if p != worker.proc.pid]
 
 
+def _started_pool(worker: WorkerProcess, settings: Settings) -> list[int] | None:
+    """The Celery processes below the daemon once the pool is up (main + children)."""
+    below = _pool_processes(worker)
+    return below if len(below) > settings.concurrency else None
+
+
 def test_sigkilled_daemon_takes_its_celery_workers_along(
     settings: Settings, tmp_path: Path
 ) -> None:
@@ -45,8 +51,7 @@ def test_sigkilled_daemon_takes_its_celery_workers_along(
         wait_for_workers(settings, 1)
         job = _enqueue(settings, 20)
         wait_until(lambda: _status(settings, job) == "running", 30, what="job running")
-        below = _pool_processes(first)
-        assert len(below) >= 2, "a Celery main process and its pool"
+        below = wait_until(lambda: _started_pool(first, settings), 30, what="celery pool")
         os.kill(first.proc.pid, signal.SIGKILL)
         first.proc.wait(5)
         killed_at = time.monotonic()
@@ -77,8 +82,8 @@ def test_a_frozen_daemon_stops_its_workers_and_restarts_them_when_thawed(
     worker = WorkerProcess(settings, tmp_path / "w.log")
     try:
         wait_for_workers(settings, 1)
-        below = _pool_processes(worker)
-        assert below
+        # the Celery main process is up once its pool is (it starts watching then)
+        below = wait_until(lambda: _started_pool(worker, settings), 60, what="celery pool")
         os.kill(worker.proc.pid, signal.SIGSTOP)
         stopped_at = time.monotonic()
         wait_until(
