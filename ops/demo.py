@@ -330,12 +330,15 @@ def print_summary(
     if unfinished:
         console.print(f"[yellow]{len(unfinished)} job(s) still unfinished at the time limit[/]")
     base = f"http://{local_host(settings)}:{settings.api_port}"
-    console.print(f"Gallery:   {base}/gallery   (open it in a browser)")
-    console.print(f"JSON:      {base}/api/media/public")
-    console.print(f"Flower:    http://127.0.0.1:{options.flower_port}/")
-    console.print(f"Dashboard: {dashboard_url(settings)}")
     mediaq = mediaq_command()
-    console.print(f"Jobs:      {mediaq} jobs   (or {mediaq} jobs {all_ids[-1]} to follow one)")
+    for line in (  # never wrapped: each is copied or clicked as printed
+        f"Gallery:   {base}/gallery   (open it in a browser)",
+        f"JSON:      {base}/api/media/public",
+        f"Flower:    http://127.0.0.1:{options.flower_port}/",
+        f"Dashboard: {dashboard_url(settings)}",
+        f"Jobs:      {mediaq} jobs   (or {mediaq} jobs {all_ids[-1]} to follow one)",
+    ):
+        console.print(line, soft_wrap=True, markup=False, highlight=False)
 
 
 def dashboard_url(settings: Settings) -> str:
