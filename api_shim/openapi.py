@@ -73,6 +73,18 @@ PAGINATION = obj({"total": INT, "limit": INT, "offset": INT, "hasMore": BOOL})
 SCHEMAS: dict[str, Schema] = {
     "Error": obj({"error": STR}),
     "Pagination": PAGINATION,
+    # GET /api/jobs: keyset pages (nextBefore) and a capped total for text searches
+    "JobPagination": obj(
+        {
+            "total": INT,
+            "limit": INT,
+            "offset": INT,
+            "hasMore": BOOL,
+            "nextBefore": {"type": "integer", "nullable": True},
+            "totalCapped": BOOL,
+        },
+        required=["total", "limit", "offset", "hasMore", "nextBefore"],
+    ),
     "GalleryItem": obj(
         {
             "id": INT,
@@ -223,6 +235,7 @@ JOB_BODY = obj(
         "resourceCategory": {"type": "string", "enum": list(RESOURCE_CLASSES)},
         "vramRequired": {"type": "integer", "minimum": 0, "maximum": 16 * 1024 * 1024},
         "maxAttempts": {"type": "integer", "minimum": 1, "maximum": 100},
+        "uniqueKey": {"type": "string", "minLength": 1, "maxLength": 200},
     },
     required=["type"],
 )
@@ -504,6 +517,101 @@ def admin_paths() -> dict[str, Schema]:
     }
 
 
+CLASS_PARAM = {
+    "name": "class",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "enum": list(RESOURCE_CLASSES)},
+}
+NAME_PARAM = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+PAUSE_BODY = obj({"type": {"type": "string", "enum": sorted(JOB_TYPES)}}, required=[])
+SCHEDULE_BODY = obj(
+    {
+        "name": {"type": "string", "minLength": 1, "maxLength": 100},
+        "cron": {"type": "string", "description": "5 fields: minute hour day month weekday"},
+        "everySeconds": {"type": "integer", "minimum": 1},
+        "timezone": {"type": "string", "default": "UTC"},
+        "job": JOB_BODY,
+    },
+    required=["name", "job"],
+)
+
+
+def control_paths() -> dict[str, Schema]:
+    """Queue controls (``api_shim.queue_routes``, ``bulk_routes``, ``schedule_routes``)."""
+    return {
+        "/api/jobs/bulk": {
+            "post": op(
+                "Cancel, retry or delete jobs by ids or by filter, in batches",
+                obj({"action": STR, "matched": INT, "changed": INT}),
+                auth=True,
+                request=body(
+                    obj(
+                        {
+                            "action": {"type": "string", "enum": ["cancel", "retry", "delete"]},
+                            "ids": array({"type": "integer", "minimum": 1}),
+                            "filter": obj(
+                                {
+                                    "status": {"type": "string"},
+                                    "type": {"type": "string"},
+                                    "resourceCategory": {"type": "string"},
+                                    "createdBefore": {"type": "string", "format": "date-time"},
+                                    "createdAfter": {"type": "string", "format": "date-time"},
+                                    "text": {"type": "string", "maxLength": 200},
+                                },
+                                required=[],
+                            ),
+                        },
+                        required=["action"],
+                    )
+                ),
+            )
+        },
+        "/api/queues/pauses": {
+            "get": op("What is paused", obj({"pauses": array({"type": "object"})}), auth=True)
+        },
+        "/api/queues/{class}/pause": {
+            "post": op(
+                "Pause a class, or one job type in it ({type})",
+                {"type": "object", "required": ["paused", "pause"]},
+                auth=True,
+                params=[CLASS_PARAM],
+                request=body(PAUSE_BODY, required=False),
+            )
+        },
+        "/api/queues/{class}/resume": {
+            "post": op(
+                "Resume a class, or one job type in it ({type})",
+                {"type": "object", "required": ["paused"]},
+                auth=True,
+                params=[CLASS_PARAM],
+                request=body(PAUSE_BODY, required=False),
+            )
+        },
+        "/api/schedules": {
+            "post": op(
+                "Add a schedule (cron or everySeconds): one job per due slot",
+                obj({"schedule": {"type": "object"}}),
+                status="201",
+                auth=True,
+                request=body(SCHEDULE_BODY),
+            ),
+            "get": op("List schedules", obj({"schedules": array({"type": "object"})}), auth=True),
+        },
+        "/api/schedules/{name}": {
+            "get": op(
+                "One schedule and its latest slots",
+                obj({"schedule": {"type": "object"}, "runs": array({"type": "object"})}),
+                auth=True,
+                params=[NAME_PARAM],
+            ),
+            "delete": op(
+                "Delete a schedule", obj({"deleted": STR}), auth=True, params=[NAME_PARAM]
+            ),
+        },
+    }
+
+
 def job_paths() -> dict[str, Schema]:
     """The job API of SPEC §4 (``api_shim.jobs_routes``)."""
     # The job API is the engine's: shapes name their required keys and allow more.
@@ -519,16 +627,19 @@ def job_paths() -> dict[str, Schema]:
             ),
             "get": op(
                 "List jobs",
-                obj({"jobs": array(ref("Job")), "pagination": ref("Pagination")}, extra=True),
+                obj({"jobs": array(ref("Job")), "pagination": ref("JobPagination")}, extra=True),
                 auth=True,
                 params=[
                     query("status", {"type": "string", "enum": [s.value for s in JobStatus]}),
                     query("type", {"type": "string", "enum": sorted(JOB_TYPES)}),
                     query("resourceCategory", {"type": "string", "enum": list(RESOURCE_CLASSES)}),
+                    query("q", {"type": "string", "maxLength": 200}, "text in the params"),
+                    query("before", {"type": "integer", "minimum": 1}, "keyset: ids below"),
                     *LIMIT_OFFSET,
                 ],
             ),
         },
+        **control_paths(),
         "/api/jobs/queue": {
             "get": op(
                 "Queue overview: per class counts, hosts and GPUs",

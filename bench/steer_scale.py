@@ -129,11 +129,11 @@ def table_mib(url: str) -> tuple[float, float]:
     with engine_for(url).connect() as conn:
         row = conn.execute(
             text(
-                "SELECT pg_table_size('jobs') / 1048576.0 AS t, "
-                "pg_indexes_size('jobs') / 1048576.0 AS i"
+                "SELECT pg_table_size('jobs') / 1048576.0 AS tbl, "
+                "pg_indexes_size('jobs') / 1048576.0 AS idx"
             )
         ).one()
-    return float(row.t), float(row.i)
+    return float(row.tbl), float(row.idx)
 
 
 def bulk_cancel(settings: Settings, n: int) -> dict[str, float]:
