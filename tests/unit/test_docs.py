@@ -65,6 +65,17 @@ def test_every_variable_the_docs_name_exists(doc: Path) -> None:
     assert sorted(unknown) == [], f"{doc.name} names variables nothing reads"
 
 
+def _flags(parser: argparse.ArgumentParser) -> set[str]:
+    """The options of a command and of its own subcommands (``mediaq schedule add --cron``)."""
+    found: set[str] = set()
+    for action in parser._actions:
+        found.update(action.option_strings)
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found |= _flags(sub)
+    return found
+
+
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
 def test_every_command_and_flag_the_docs_name_exists(doc: Path) -> None:
     commands = subcommands()
@@ -77,7 +88,7 @@ def test_every_command_and_flag_the_docs_name_exists(doc: Path) -> None:
             if name not in commands:
                 wrong.append(f"mediaq {name}")
                 continue
-            flags = {s for a in commands[name]._actions for s in a.option_strings}
+            flags = _flags(commands[name])
             wrong += [f"mediaq {name} {f}" for f in FLAG.findall(rest) if f not in flags]
     assert wrong == [], f"{doc.name} names commands or flags that do not exist"
 
