@@ -34,6 +34,9 @@ def library_path_sql(column: str, root: str) -> str:
 MEDIA_URL = "'/api/media/public/' || id"
 STREAM_URL_SQL = f"{MEDIA_URL} || '/stream'"
 THUMBNAIL_URL_SQL = f"CASE WHEN thumbnail_path IS NOT NULL THEN {MEDIA_URL} || '/thumbnail' END"
+STORYBOARD_URL_SQL = (
+    f"CASE WHEN storyboard_path IS NOT NULL THEN {MEDIA_URL} || '/storyboard.vtt' END"
+)
 PUBLIC_PATH_SQL = library_path_sql("path", "public")
 THUMBNAIL_PATH_SQL = library_path_sql("thumbnail_path", "thumbnails")
 
@@ -55,7 +58,7 @@ GALLERY_ITEM_FIELDS = [
     ("thumbnailUrl", THUMBNAIL_URL_SQL),
 ]
 
-# GET /api/media/public/:id (the seed's 17 keys, then the two URLs).
+# GET /api/media/public/:id (the seed's 17 keys, then the URLs of its files).
 MEDIA_DETAIL_FIELDS = [
     ("id", "id"),
     ("path", PUBLIC_PATH_SQL),
@@ -76,6 +79,7 @@ MEDIA_DETAIL_FIELDS = [
     ("updatedAt", iso_sql("updated_at")),
     ("streamUrl", STREAM_URL_SQL),
     ("thumbnailUrl", THUMBNAIL_URL_SQL),
+    ("storyboardUrl", STORYBOARD_URL_SQL),
 ]
 
 # The admin view of public media adds the lock details.

@@ -124,6 +124,7 @@ SCHEMAS: dict[str, Schema] = {
             "updatedAt": TIME,
             "streamUrl": STR,
             "thumbnailUrl": NSTR,
+            "storyboardUrl": NSTR,
         }
     ),
     "VideoItem": obj(
@@ -268,6 +269,18 @@ def file_paths() -> dict[str, Schema]:
         },
         "/api/media/public/{id}/thumbnail": {
             "get": file_op("The item's thumbnail (404 when locked or none)", "image/*")
+        },
+        "/api/media/public/{id}/storyboard.vtt": {
+            "get": file_op("The item's seek-preview track (WebVTT thumbnails)", "text/vtt")
+        },
+        "/api/media/public/{id}/storyboard/{name}": {
+            "get": {
+                **file_op("One sprite sheet of the seek previews", "image/jpeg"),
+                "parameters": [
+                    PATH_ID,
+                    {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
+                ],
+            }
         },
     }
 

@@ -234,6 +234,18 @@ class PublishParams(VideoParams):
     path: PathText | None = Field(None, description="the file to publish; default: re-encode")
 
 
+class StoryboardParams(JobParams):
+    model_config = example({"mediaId": 1})
+
+    media_id: Annotated[int, Field(ge=1, le=INT32_MAX, description="a gallery item's id")]
+    interval: Annotated[float, Field(ge=0.5, le=3600, allow_inf_nan=False)] | None = Field(
+        None, description="seconds between frames; default: 1 s, more for long videos"
+    )
+    width: Annotated[int, Field(ge=40, le=640)] = 160
+    columns: Annotated[int, Field(ge=1, le=20)] = 5
+    rows: Annotated[int, Field(ge=1, le=20)] = 5
+
+
 class UnpublishParams(JobParams):
     model_config = example({"mediaId": 1})
 

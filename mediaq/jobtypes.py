@@ -152,6 +152,9 @@ JOB_TYPES: dict[str, JobType] = {
         ),
         _t("publish", "cpu", 0, p.PublishParams, "publish:run_publish"),
         _t("unpublish", "cpu", 0, p.UnpublishParams, "publish:run_unpublish"),
+        _t(
+            "storyboard", "cpu", 0, p.StoryboardParams, "storyboard:run_storyboard", expected_s=30.0
+        ),
     )
 }
 

@@ -130,6 +130,7 @@ class PublicMedia(Base):
     quality: Mapped[str | None] = mapped_column(Text)
     orientation: Mapped[str | None] = mapped_column(Text)
     thumbnail_path: Mapped[str | None] = mapped_column(Text)
+    storyboard_path: Mapped[str | None] = mapped_column(Text)  # WebVTT track (0007)
     file_size: Mapped[int | None] = mapped_column(BigInteger)
     view_count: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     upvote_count: Mapped[int] = mapped_column(Integer, server_default=text("0"))

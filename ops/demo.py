@@ -146,6 +146,11 @@ def publish_specs(done: Sequence[JobView]) -> list[JobSpec]:
     return specs
 
 
+def storyboard_of(view: JobView) -> bool:
+    """Whether a finished publish enqueued a storyboard job."""
+    return bool(view.result and view.result.get("storyboardJobId"))
+
+
 def _on_cpu(spec: JobSpec) -> JobSpec:
     if JOB_TYPES[spec.type].resource_category == "cpu":
         return spec
@@ -309,8 +314,11 @@ def run_demo(settings: Settings, options: DemoOptions, console: Console | None =
     made = follow(settings, ids, console, deadline)
     publish_ids = enqueue_all(settings, publish_specs(made))
     published = follow(settings, publish_ids, console, deadline) if publish_ids else []
-    views = [*made, *published]
-    print_summary(settings, options, console, scan_ids + ids + publish_ids, views)
+    # each publish enqueued the seek previews of its item: wait for them too
+    previews = [int(v.result["storyboardJobId"]) for v in published if storyboard_of(v)]
+    storyboards = follow(settings, previews, console, deadline) if previews else []
+    views = [*made, *published, *storyboards]
+    print_summary(settings, options, console, scan_ids + ids + publish_ids + previews, views)
     return 0 if all(v.status == "completed" for v in views) and len(published) == 3 else 1
 
 

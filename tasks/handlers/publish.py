@@ -3,6 +3,9 @@
 ``publish`` puts a file into the gallery: ``path`` when given, else the output of the
 ``reencode_streaming`` step this job depends on (in a pipeline), else the video's own file.
 Publishing the same video into the same category again returns the existing item.
+An item carries its own picture (a frame of the published file, so a compilation or a GIF
+is not shown with its first source's thumbnail) and, when ``path`` names a product, that
+file's own name; a ``storyboard`` job for its seek previews is enqueued with the row.
 ``unpublish`` moves items out of the gallery and keeps their engagement history in the
 video's ``public_*`` columns; an item with no library video is moved into the inbox and
 registered first, so its history has a row to live in.
@@ -13,11 +16,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mediaq.errors import InvalidParams
+from sqlalchemy import update
+
+from mediaq.enqueue import JobSpec, enqueue
+from mediaq.errors import InvalidParams, UnreadableMedia
 from mediaq.jobparams import PublishParams, UnpublishParams
 from mediaq.models import PublicMedia
 from tasks.context import JobContext
 from tasks.media.catalog import get_video, video_file
+from tasks.media.frames import extract_frame
 from tasks.media.names import slugify
 from tasks.media.outputs import free_path, move_no_clobber
 from tasks.media.params import read_params
@@ -30,7 +37,7 @@ from tasks.media.publishing import (
     media_to_unpublish,
     place_in_gallery,
 )
-from tasks.media.scanner import FileStat, LibraryScanner
+from tasks.media.scanner import THUMBNAIL_WIDTH, FileStat, LibraryScanner, thumbnail_time
 
 
 def _allowed(path: Path, ctx: JobContext) -> bool:
@@ -61,11 +68,20 @@ def run_publish(ctx: JobContext) -> dict[str, Any]:
     if not source.is_file() or not _allowed(source, ctx):
         raise InvalidParams(f"{source} is not a file in the library or output folders")
     probe = probe_file(source)
-    name = Path(video.filename).stem + source.suffix
+    # a product named by ``path`` (a compilation, a GIF) keeps its own name
+    name = source.name if p.path else Path(video.filename).stem + source.suffix
     target = place_in_gallery(public_root, category, source, name)
     try:
         with ctx.session() as session:
             media_id = insert_public_media(session, video, target, category, probe)
+            thumb = _own_thumbnail(ctx, target, media_id, probe.duration_s)
+            if thumb is not None:
+                session.execute(
+                    update(PublicMedia)
+                    .where(PublicMedia.id == media_id)
+                    .values(thumbnail_path=str(thumb))
+                )
+            storyboard = enqueue(session, JobSpec("storyboard", {"mediaId": media_id}))
     except BaseException:
         target.unlink(missing_ok=True)
         raise
@@ -76,8 +92,20 @@ def run_publish(ctx: JobContext) -> dict[str, Any]:
         "path": str(target),
         "category": category,
         "source": str(source),
+        "thumbnailPath": str(thumb) if thumb is not None else None,
+        "storyboardJobId": storyboard,
         "alreadyPublished": False,
     }
+
+
+def _own_thumbnail(ctx: JobContext, target: Path, media_id: int, duration_s: float) -> Path | None:
+    """A frame of the published file itself; None (keep the video's) if none can be read."""
+    thumb = Path(ctx.settings.thumbnail_root).resolve() / "media" / f"{media_id}.jpg"
+    try:
+        return extract_frame(target, thumbnail_time(duration_s), thumb, THUMBNAIL_WIDTH)
+    except (UnreadableMedia, OSError) as exc:
+        ctx.log(f"no thumbnail of its own for media {media_id}: {exc}")
+        return None
 
 
 def _adopt(ctx: JobContext, media: PublicMedia) -> int:

@@ -38,7 +38,14 @@ GALLERY_KEYS = {
     "streamUrl",
     "thumbnailUrl",
 }
-MEDIA_KEYS = GALLERY_KEYS | {"path", "fileSize", "finishCount", "totalWatchTime", "updatedAt"}
+MEDIA_KEYS = GALLERY_KEYS | {
+    "path",
+    "fileSize",
+    "finishCount",
+    "totalWatchTime",
+    "updatedAt",
+    "storyboardUrl",
+}
 VIDEO_KEYS = {
     "id",
     "title",

@@ -15,6 +15,7 @@ from api_shim.heatmap import MIN_REACTIONS
 from mediaq.settings import Settings
 from tests.integration.apiharness import admin_headers, live_server
 from tests.integration.browserharness import browser, publish_file, screenshot
+from tests.media_fixtures import run_inline
 
 __all__ = ["browser"]  # the fixture
 
@@ -89,7 +90,8 @@ def test_gallery_and_viewer(settings: Settings, browser: Any) -> None:
         again = http.post(f"/api/media/public/{first}/upvote", json={"sessionId": session})
         assert again.json()["upvoteCount"] == 1
 
-        # the viewer: seek to ?t=5 over Range, play, react, comment
+        # the viewer: seek to ?t=5 over Range, play, react, comment, storyboard on hover
+        assert run_inline(settings, "storyboard", {"mediaId": first}).status == "completed"
         streamed: list[int] = []
         viewer = browser.new_page(viewport={"width": 1280, "height": 1000})
         viewer.on(
@@ -133,6 +135,23 @@ def test_gallery_and_viewer(settings: Settings, browser: Any) -> None:
         viewer.wait_for_function(
             f"() => Math.abs(document.getElementById('video').currentTime - {marker_t}) < 0.6"
         )
+
+        expect(viewer.locator("#timeline")).to_have_attribute("data-storyboard", "ready")
+        seekbar = viewer.locator("#seek").bounding_box()
+        assert seekbar is not None
+        viewer.mouse.move(seekbar["x"] + seekbar["width"] * 0.75, seekbar["y"] + 4)
+        expect(viewer.locator("#preview")).to_be_visible()
+        expect(viewer.locator("#preview-time")).to_have_text("0:07")
+        frame = viewer.locator("#preview-frame").evaluate(
+            "f => [f.style.backgroundImage, f.style.backgroundPosition, f.offsetWidth]"
+        )
+        assert "/storyboard/sprite-001.jpg" in frame[0] and frame[2] > 0, frame
+        assert frame[1] == "-320px -90px", frame  # frame 8 of 5 per row: the 3rd of row 2
+        viewer.wait_for_function(  # the sheet itself loaded
+            "() => performance.getEntriesByType('resource')"
+            ".some((e) => e.name.endsWith('/storyboard/sprite-001.jpg'))"
+        )
+        screenshot(viewer, "viewer-storyboard.png")
 
         viewer.fill("#comment-author", "Ada")
         viewer.fill("#comment-text", "What a view at the start")

@@ -71,6 +71,9 @@ def test_up_then_demo_runs_every_demo_job(settings: Settings, tmp_path: Path) ->
             "publish",
             "publish",
             "publish",
+            "storyboard",
+            "storyboard",
+            "storyboard",
         ]
         assert {j.status for j in jobs} == {"completed"}
 
@@ -79,14 +82,23 @@ def test_up_then_demo_runs_every_demo_job(settings: Settings, tmp_path: Path) ->
         gallery = json.loads(body)
         categories = sorted(item["category"] for item in gallery["videos"])
         assert categories == ["compilations", "gifs", "videos"]
+        # each item carries its own name and picture: the quad is not its first source
+        names = {item["category"]: item["filename"] for item in gallery["videos"]}
+        assert "quad" in names["compilations"], names
+        assert len({item["thumbnailUrl"] for item in gallery["videos"]}) == 3
+        for item in gallery["videos"]:
+            status, _ = http_get(f"{up.api}{item['thumbnailUrl']}")
+            assert status == 200
+        status, page = http_get(f"{up.api}/gallery")
+        assert status == 200 and b'id="cards"' in page
 
         workers = flower_workers(up, time.monotonic() + 30)
         assert f"cpu@{settings.host_name}" in workers
 
         status, body = http_get(f"{up.api}/metrics")
         text = body.decode()
-        assert metric(text, "mediaq_jobs", status="completed", **{"class": "cpu"}) == 7
-        assert metric(text, "mediaq_job_wait_seconds_count", **{"class": "cpu"}) == 7
+        assert metric(text, "mediaq_jobs", status="completed", **{"class": "cpu"}) == 10
+        assert metric(text, "mediaq_job_wait_seconds_count", **{"class": "cpu"}) == 10
         assert metric(text, "mediaq_worker_host_up", host=settings.host_name) == 1
 
         # Structured logs: JSON lines from every mediaq role; a job's lines carry its id.

@@ -1,0 +1,58 @@
+"""Migration 0007 (storyboards) on a populated database: up from 0006 and back."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from alembic import command
+
+from mediaq.db import dispose_engines
+from mediaq.migrate import alembic_config
+from tests.conftest import ADMIN_URL
+
+
+@pytest.fixture
+def empty_db() -> Iterator[str]:
+    name = f"mq_m7_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")  # type: ignore[arg-type]
+    yield f"{ADMIN_URL.rpartition('/')[0]}/{name}"
+    dispose_engines()
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")  # type: ignore[arg-type]
+
+
+def test_0007_adds_the_storyboard_and_keeps_every_item(empty_db: str) -> None:
+    config = alembic_config(empty_db)
+    command.upgrade(config, "0006")
+    with psycopg.connect(empty_db, autocommit=True) as conn:
+        for i in range(3):
+            conn.execute(
+                "INSERT INTO public_media (path, filename, category, view_count) "
+                "VALUES (%s, %s, 'clips', %s)",
+                (f"/p/{i}.mp4", f"{i}.mp4", i * 10),
+            )
+    command.upgrade(config, "0007")
+    dispose_engines()
+    with psycopg.connect(empty_db, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT filename, view_count, storyboard_path FROM public_media ORDER BY id"
+        ).fetchall()
+        assert rows == [("0.mp4", 0, None), ("1.mp4", 10, None), ("2.mp4", 20, None)]
+        conn.execute("UPDATE public_media SET storyboard_path = '/t/s/storyboard.vtt'")
+    command.downgrade(config, "0006")
+    dispose_engines()
+    with psycopg.connect(empty_db, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM public_media").fetchone() == (3,)
+        columns = {
+            r[0]
+            for r in conn.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_name = 'public_media'"
+            )
+        }
+        assert "storyboard_path" not in columns
+    command.upgrade(config, "0007")
