@@ -85,11 +85,16 @@ def api_env(database_url: str, port: int, prefix: str) -> dict[str, str]:
 
 
 @contextmanager
-def api_process(database_url: str, port: int, prefix: str = "mqbench") -> Iterator[str]:
+def api_process(
+    database_url: str,
+    port: int,
+    prefix: str = "mqbench",
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[str]:
     """``mediaq api`` (one process) on ``port``; yields its base URL."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "ops.cli", "api"],
-        env=api_env(database_url, port, prefix),
+        env=api_env(database_url, port, prefix) | (extra_env or {}),
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -134,7 +139,12 @@ def _ms(value: str) -> float:
 
 
 def run_wrk(
-    url: str, connections: int = 64, seconds: int = 10, threads: int = 2, script: str | None = None
+    url: str,
+    connections: int = 64,
+    seconds: int = 10,
+    threads: int = 2,
+    script: str | None = None,
+    script_args: list[str] | None = None,
 ) -> WrkResult:
     """Run wrk with latency percentiles and parse its report."""
     if shutil.which("wrk") is None:
@@ -142,7 +152,8 @@ def run_wrk(
     argv = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
     if script:
         argv += ["-s", script]
-    out = subprocess.run([*argv, url], check=True, capture_output=True, text=True).stdout
+    tail = ["--", *script_args] if script_args else []
+    out = subprocess.run([*argv, url, *tail], check=True, capture_output=True, text=True).stdout
     requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]

@@ -66,7 +66,8 @@ def mediaq_views(url: str, seconds: int, port: int) -> tuple[float, float, int, 
     redis = Redis.from_url(REDIS_URL)
     drain_views(settings, redis)
     before = view_count(url)
-    with api_process(url, port, PREFIX) as base:
+    # every request is a new session from one address: the per-address session bound is off
+    with api_process(url, port, PREFIX, {"MEDIAQ_SESSIONS_PER_ADDRESS": "0"}) as base:
         result = run_wrk(
             f"{base}/api/media/public/{MEDIA_ID}", connections=200, seconds=seconds, script=str(LUA)
         )
