@@ -61,13 +61,54 @@ $("copy").addEventListener("click", async () => {
 });
 
 // ---- view, finish, watch time --------------------------------------------------------------
-async function countView() {
+// Loading the page is not a view: the counts are read with countView=false, and the view is
+// reported by the player once it has really played a few seconds (the server says how many,
+// and keeps its own clock from the first report, sent when playback starts).
+async function loadCounts() {
   try {
-    const media = await api(`/api/media/public/${mediaId}`, { query: { sessionId: sessionId() } });
+    const media = await api(`/api/media/public/${mediaId}`, {
+      query: { sessionId: sessionId(), countView: "false" },
+    });
     $("views").textContent = String(media.viewCount);
     $("upvotes").textContent = String(media.upvoteCount);
   } catch {
     /* the page still plays */
+  }
+}
+
+let played = 0; // seconds really played (seeks excluded)
+let view = "idle"; // idle -> started (first report sent) -> reported (counted or not)
+let minPlay = null; // the server's minimum play before a view counts
+
+async function reportView() {
+  try {
+    const answer = await api(`/api/media/public/${mediaId}/view`, {
+      method: "POST",
+      body: { sessionId: sessionId(), playedSeconds: played },
+    });
+    minPlay = answer.minPlaySeconds;
+    if (answer.counted) {
+      view = "reported";
+      $("views").textContent = String(Number($("views").textContent) + 1);
+    }
+  } catch {
+    view = "reported"; // refused (too many reports) or offline: never retried in a loop
+  }
+}
+
+video.addEventListener("playing", () => {
+  if (view !== "idle") return;
+  view = "started";
+  reportView();
+});
+
+function maybeCountView(ended = false) {
+  if (view !== "started" || minPlay === null) return;
+  // At the end of a clip as short as the minimum, frame timing may leave played a hair short.
+  if (played >= minPlay || (ended && played >= minPlay - 1)) {
+    view = "reported";
+    played = Math.max(played, minPlay);
+    reportView();
   }
 }
 
@@ -89,7 +130,11 @@ video.addEventListener("timeupdate", () => {
   const now = video.currentTime;
   if (!video.paused && !video.seeking && lastTime !== null) {
     const step = now - lastTime;
-    if (step > 0 && step < 2) unsent += step; // a jump is a seek, not watching
+    if (step > 0 && step < 2) {
+      unsent += step; // a jump is a seek, not watching
+      played += step;
+      maybeCountView();
+    }
   }
   lastTime = now;
   if (unsent >= WATCH_FLUSH_S) flushWatchTime();
@@ -99,6 +144,7 @@ video.addEventListener("seeking", () => {
 });
 video.addEventListener("pause", flushWatchTime);
 video.addEventListener("ended", () => {
+  maybeCountView(true);
   flushWatchTime();
   if (finished) return;
   finished = true;
@@ -353,7 +399,7 @@ async function loadRelated() {
 }
 
 updateShare();
-countView();
+loadCounts();
 setUpReactions();
 loadComments();
 loadRelated();
