@@ -42,12 +42,31 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def check_library_at_start(settings: Settings) -> None:
+    """The API serves the fleet's library: create its id on a fresh fleet, refuse another.
+
+    A database that does not answer yet is no reason to refuse: the API answers 503 until it
+    does, and the worker daemons check the library when they start.
+    """
+    from mediaq.db import engine_for
+    from mediaq.library import check_library
+
+    try:
+        with engine_for(settings.database_url).begin() as conn:
+            check_library(conn, settings)
+    except DBAPIError as exc:
+        logging.getLogger(__name__).warning(
+            "library id not checked (database unavailable): %s", type(exc.orig).__name__
+        )
+
+
 def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from api_shim.app import create_app
 
     app = create_app(settings)
+    check_library_at_start(settings)
     uvicorn.run(
         app,
         host=settings.api_host,
