@@ -36,7 +36,16 @@ def library_page(request: Request) -> HTMLResponse:
     )
 
 
+def shared_page(request: Request) -> HTMLResponse:
+    return render(
+        request,
+        "admin_shared.html",
+        {"title": "Shared media", "categories": DIRECTORY_TYPES},
+    )
+
+
 ROUTES = [
+    Route("/admin/shared", shared_page, methods=["GET"]),
     Route("/admin/jobs", jobs_page, methods=["GET"]),
     Route("/admin/library", library_page, methods=["GET"]),
 ]

@@ -26,6 +26,7 @@ from api_shim import (
     queue_routes,
     reactions_routes,
     schedule_routes,
+    shared_media_routes,
     stream_routes,
     videos_routes,
 )
@@ -53,6 +54,7 @@ def routes() -> list[BaseRoute]:
         *bulk_routes.ROUTES,
         *admin_pages.ROUTES,
         *library_routes.ROUTES,
+        *shared_media_routes.ROUTES,
         *jobs_routes.ROUTES,
         *queue_routes.ROUTES,
         *schedule_routes.ROUTES,

@@ -580,6 +580,17 @@ def control_paths() -> dict[str, Schema]:
                 ),
             )
         },
+        "/api/admin/media/{id}": {
+            "patch": op(
+                "Move a public item to another category",
+                obj({"success": BOOL, "media": {"type": "object"}}),
+                auth=True,
+                params=[PATH_ID],
+                request=body(
+                    obj({"category": {"type": "string", "minLength": 1, "maxLength": 100}})
+                ),
+            )
+        },
         "/api/queues/pauses": {
             "get": op("What is paused", obj({"pauses": array({"type": "object"})}), auth=True)
         },

@@ -42,6 +42,7 @@ NAV: tuple[NavLink, ...] = (
     NavLink("/admin/queue", "Queue", admin=True),
     NavLink("/admin/jobs", "Jobs", admin=True),
     NavLink("/admin/library", "Library", admin=True),
+    NavLink("/admin/shared", "Shared media", admin=True),
 )
 
 ENV = jinja2.Environment(

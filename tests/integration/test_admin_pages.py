@@ -142,3 +142,65 @@ def test_library_page_enqueues_a_gif_for_two_videos_and_shows_them_finish(
     assert sorted((int(r.v), r.status) for r in gifs) == sorted(
         [(ids["alpha"], "completed"), (ids["beta"], "completed")]
     )
+
+
+def test_shared_media_page_moves_locks_and_moderates(
+    settings: Settings,
+    browser: Any,  # noqa: F811
+) -> None:
+    from playwright.sync_api import expect
+
+    from tests.integration.apiharness import insert_media
+
+    [media] = insert_media(settings, 1, category="highlights")
+    [other] = insert_media(settings, 1, category="highlights")
+    with transaction(settings.database_url) as session:
+        from sqlalchemy import text
+
+        for body in ("lovely", "spam spam"):
+            session.execute(
+                text("INSERT INTO comments (media_id, body, author_name) VALUES (:m, :b, 'ann')"),
+                {"m": media, "b": body},
+            )
+        session.execute(
+            text("UPDATE public_media SET comment_count = 2 WHERE id = :m"), {"m": media}
+        )
+    token = mint_token(settings, 1, "admin")
+    with live_server(settings) as base:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{base}/admin/shared#token={token}")
+        row = page.locator(f"#rows tr[data-media='{media}']")
+        expect(row).to_have_count(1)
+        row.locator("input[aria-label^=category]").fill("curated")
+        row.locator("button", has_text="Move").click()
+        expect(page.locator("#notice")).to_contain_text("moved to curated")
+        row.locator("input[aria-label^='lock reason']").fill("needs review")
+        row.locator(f"button[aria-label='Lock {media}']").click()
+        expect(row.locator(".state")).to_have_text("locked: needs review")
+        row.locator(f"button[aria-label='Comments of {media}']").click()
+        comments = page.locator("#comment-list li[data-comment]")
+        expect(comments).to_have_count(2)
+        comments.filter(has_text="spam").locator("button", has_text="Hide").click()
+        expect(page.locator("#comment-list li[data-hidden=true]")).to_have_count(1)
+        comments.filter(has_text="lovely").locator("button", has_text="Delete").click()
+        expect(comments).to_have_count(1)
+        page.screenshot(path=str(ARTIFACTS / "admin-shared.png"), full_page=True)
+    row_after = query(
+        settings,
+        "SELECT category, is_locked, locked_reason FROM public_media WHERE id = :m",
+        m=media,
+    )[0]
+    assert (row_after.category, row_after.is_locked, row_after.locked_reason) == (
+        "curated",
+        True,
+        "needs review",
+    )
+    assert scalar(settings, "SELECT category FROM public_media WHERE id = :m", m=other) == (
+        "highlights"
+    )
+    left = query(
+        settings,
+        "SELECT body, hidden_at IS NOT NULL AS hidden FROM comments WHERE media_id = :m",
+        m=media,
+    )
+    assert [(r.body, r.hidden) for r in left] == [("spam spam", True)]
