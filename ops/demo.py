@@ -146,9 +146,10 @@ def publish_specs(done: Sequence[JobView]) -> list[JobSpec]:
     return specs
 
 
-def storyboard_of(view: JobView) -> bool:
-    """Whether a finished publish enqueued a storyboard job."""
-    return bool(view.result and view.result.get("storyboardJobId"))
+def storyboard_of(view: JobView) -> int | None:
+    """The storyboard job a finished publish enqueued, if any."""
+    job = (view.result or {}).get("storyboardJobId")
+    return int(job) if job else None
 
 
 def _on_cpu(spec: JobSpec) -> JobSpec:
@@ -315,7 +316,7 @@ def run_demo(settings: Settings, options: DemoOptions, console: Console | None =
     publish_ids = enqueue_all(settings, publish_specs(made))
     published = follow(settings, publish_ids, console, deadline) if publish_ids else []
     # each publish enqueued the seek previews of its item: wait for them too
-    previews = [int(v.result["storyboardJobId"]) for v in published if storyboard_of(v)]
+    previews = [job for job in map(storyboard_of, published) if job is not None]
     storyboards = follow(settings, previews, console, deadline) if previews else []
     views = [*made, *published, *storyboards]
     print_summary(settings, options, console, scan_ids + ids + publish_ids + previews, views)

@@ -50,7 +50,7 @@ def run_storyboard(ctx: JobContext) -> dict[str, Any]:
     track = cues(duration, interval, w, h, p.columns, p.rows)
     root = Path(ctx.settings.thumbnail_root).resolve() / "storyboards"
     final = root / f"m{p.media_id}-j{ctx.job_id}"
-    with atomic_dir(final) as tmp:
+    with atomic_dir(final, ctx) as tmp:
         argv = [
             "ffmpeg", "-hide_banner", "-nostdin", "-y", "-i", str(source),
             "-an", "-sn", "-vf", ffmpeg_filter(interval, w, h, p.columns, p.rows),
