@@ -12,6 +12,7 @@ import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from limits import RateLimitItem, parse_many
 
@@ -60,6 +61,17 @@ def _as_float(name: str, raw: str) -> float:
 
 def _as_list(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def mask_url(url: str) -> str:
+    """The URL with its password replaced by ``***`` (safe to print and log)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))
 
 
 def normalize_database_url(url: str) -> str:
@@ -227,6 +239,18 @@ class Settings:
             values["fake_gpus"] = parse_fake_gpus(env["MEDIAQ_FAKE_GPUS"])
         values.update(overrides)
         return cls(**values).validated()
+
+    def __repr__(self) -> str:
+        """Every field, with the passwords of the URLs masked (settings end up in logs)."""
+        shown = []
+        for f in fields(self):
+            if not f.repr:
+                continue
+            value = getattr(self, f.name)
+            if isinstance(value, str) and "://" in value:
+                value = mask_url(value)
+            shown.append(f"{f.name}={value!r}")
+        return f"Settings({', '.join(shown)})"
 
     def validated(self) -> Settings:
         """Return self with the database URL normalized, or raise ConfigError."""

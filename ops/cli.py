@@ -376,7 +376,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def database_problem(exc: DBAPIError, settings: Settings) -> str:
     """One line for a database error at the command line (the password masked)."""
-    from ops.doctor import mask_url, plain_database_url
+    from mediaq.settings import mask_url
+    from ops.doctor import plain_database_url
 
     url = mask_url(plain_database_url(settings))
     first = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc).__name__

@@ -33,23 +33,11 @@ from mediaq.library import (
     decide,
     read_library_id,
 )
-from mediaq.settings import Settings, env_name
+from mediaq.settings import Settings, env_name, mask_url
 from ops.gpudoctor import NOTE, OK, PROBLEM, Check, exit_code, gpu_report
 
 CONNECT_TIMEOUT_S = 3
 CLOCK_TOLERANCE_S = 1.0
-
-
-def mask_url(url: str) -> str:
-    """The URL with its password replaced by ``***`` (safe to print)."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}{port}"))
 
 
 def _first_line(exc: BaseException) -> str:

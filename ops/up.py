@@ -21,7 +21,6 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import redis
@@ -29,7 +28,7 @@ from sqlalchemy import text
 
 from mediaq.errors import ConfigError
 from mediaq.proctree import ProcessTree
-from mediaq.settings import Settings, env_name, settings_to_env
+from mediaq.settings import Settings, env_name, mask_url, settings_to_env
 from ops.hints import mediaq_command
 
 log = logging.getLogger(__name__)
@@ -59,17 +58,6 @@ class Unreachable:
 
 
 # ---- pure ------------------------------------------------------------------------------------
-def mask_url(url: str) -> str:
-    """The URL with its password replaced by ``***`` (safe to print)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))
-
-
 def unreachable_message(problems: list[Unreachable]) -> str:
     """What ``mediaq up`` tried, what failed, and how to start the missing services."""
     lines = ["cannot start: a service mediaq needs does not answer."]

@@ -188,6 +188,10 @@ def test_a_worker_host_in_its_own_network_namespace_joins_works_and_leaves(
         while host_processes(host) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert host_processes(host) == []  # nothing of the host is left running
+        log.flush()
+        written = (tmp_path / "worker.log").read_text(errors="replace")
+        assert "library " in written  # the daemon logged its start
+        assert pg.password not in written and redis.password not in written
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
