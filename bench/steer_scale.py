@@ -40,6 +40,7 @@ from bench.engine_throughput import (
     scratch_database,
 )
 from mediaq.db import engine_for
+from mediaq.jobcounts import fold
 from mediaq.settings import Settings
 from scheduler.retention import prune
 from tests.integration.apiharness import live_server
@@ -95,6 +96,8 @@ def seed_finished(url: str, n: int) -> float:
                 ),
                 {"a": first + 1, "b": min(n, first + step)},
             )
+    with engine.begin() as conn:
+        fold(conn)  # what the scheduler's periodic work does every 2 s
     with engine.connect() as conn:
         conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE jobs"))
     return time.perf_counter() - started

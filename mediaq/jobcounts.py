@@ -1,9 +1,10 @@
 """How many jobs, at the cost of what is live, not of the whole history.
 
 Live jobs (pending, queued, running) are counted from the table, over indexes whose size is
-the live set. Finished jobs are read from ``job_counts``, kept exact by triggers in the same
-transaction as every change (migration 0004). With a million finished jobs in the table, a
-scrape or a list's total costs what it did on an empty one.
+the live set. Finished jobs are read from ``job_count_totals``: the counts kept exact by
+triggers in the same transaction as every change (migrations 0004, 0008), as folded counts
+plus the deltas not folded yet. With a million finished jobs in the table, a scrape or a
+list's total costs what it did on an empty one.
 """
 
 from __future__ import annotations
@@ -61,7 +62,10 @@ def count_jobs(
     if finished:
         total += int(
             conn.execute(
-                text(f"SELECT coalesce(sum(n), 0) FROM job_counts WHERE status = ANY(:st){extra}"),
+                text(
+                    "SELECT coalesce(sum(n), 0) FROM job_count_totals "
+                    f"WHERE status = ANY(:st){extra}"
+                ),
                 {**params, "st": finished},
             ).scalar_one()
         )
@@ -77,3 +81,8 @@ def _filters(job_type: str | None, resource_category: str | None) -> tuple[str, 
         sql += " AND resource_category = :c"
         params["c"] = resource_category
     return sql, params
+
+
+def fold(conn: Conn) -> int:
+    """Move the count deltas into ``job_counts`` (one statement); how many deltas moved."""
+    return int(conn.execute(text("SELECT mediaq_fold_job_counts()")).scalar_one())

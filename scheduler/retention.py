@@ -20,6 +20,7 @@ from sqlalchemy import Engine, text
 
 from mediaq.bulk import PIPELINE_DONE_SQL
 from mediaq.db import engine_for
+from mediaq.jobcounts import fold
 from mediaq.models import FINISHED_STATUSES
 from mediaq.settings import Settings
 from scheduler.periodic import periodic
@@ -88,6 +89,17 @@ def prune(
                 {"d": SCHEDULE_RUNS_DAYS},
             )
     return PruneReport(deleted)
+
+
+FOLD_EVERY_S = 2.0
+
+
+@periodic("fold_job_counts", FOLD_EVERY_S)
+def fold_job_counts(settings: Settings) -> str | None:
+    """Periodic entry: fold the finished-job count deltas (keeps their table tiny)."""
+    with engine_for(settings.database_url).begin() as conn:
+        fold(conn)
+    return None
 
 
 @periodic("retention", PRUNE_EVERY_S)

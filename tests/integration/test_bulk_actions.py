@@ -147,7 +147,7 @@ def test_bulk_delete_removes_only_finished_jobs(
     response = client.post("/api/jobs/bulk", json={"action": "delete", "ids": ids}, headers=admin)
     assert response.json() == {"action": "delete", "matched": 6, "changed": 3}
     assert sorted(r.id for r in query(settings, "SELECT id FROM jobs")) == ids[3:]
-    assert scalar(settings, "SELECT coalesce(sum(n), 0) FROM job_counts") == 0
+    assert scalar(settings, "SELECT coalesce(sum(n), 0) FROM job_count_totals") == 0
 
 
 @pytest.mark.parametrize(

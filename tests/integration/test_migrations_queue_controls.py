@@ -26,8 +26,10 @@ def bare_url() -> Iterator[str]:
 
 
 def _counts(conn: psycopg.Connection) -> dict[tuple[str, str, str], int]:
+    totals = conn.execute("SELECT to_regclass('job_count_totals')").fetchone()
+    table = "job_count_totals" if totals and totals[0] else "job_counts"
     rows = conn.execute(
-        "SELECT resource_category, type, status, sum(n) FROM job_counts GROUP BY 1, 2, 3"
+        f"SELECT resource_category, type, status, sum(n) FROM {table} GROUP BY 1, 2, 3"  # type: ignore[arg-type]
     ).fetchall()
     return {(c, t, s): int(n) for c, t, s, n in rows if n}
 
@@ -129,3 +131,38 @@ def test_wait_bounds_of_the_migration_are_the_metric_buckets() -> None:
     module = importlib.import_module("mediaq.migrations.versions.0006_wait_counts")
     bounds = module.BOUNDS.removeprefix("ARRAY[").removesuffix("]::float8[]")
     assert tuple(float(b) for b in bounds.split(",")) == WAIT_BUCKETS
+
+
+def test_0008_counts_a_big_statement_in_linear_time_and_folds(bare_url: str) -> None:
+    config = alembic_config(bare_url)
+    command.upgrade(config, "0007")
+    with psycopg.connect(bare_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO jobs (type, status, completed_at) "
+            "SELECT 'noop', 'completed', now() FROM generate_series(1, 5)"
+        )
+    command.upgrade(config, "0008")
+    with psycopg.connect(bare_url, autocommit=True) as conn:
+        # one statement finishing 50,000 jobs of one kind: quadratic with an upsert per row
+        conn.execute(
+            "INSERT INTO jobs (type, status, completed_at) "
+            "SELECT 'noop', 'cancelled', now() FROM generate_series(1, 50000)"
+        )
+        assert _counts(conn) == {
+            ("cpu", "noop", "completed"): 5,
+            ("cpu", "noop", "cancelled"): 50000,
+        }
+        moved = conn.execute("SELECT mediaq_fold_job_counts()").fetchone()
+        assert moved == (50000,)
+        assert conn.execute("SELECT count(*) FROM job_count_deltas").fetchone() == (0,)
+        assert _counts(conn) == {
+            ("cpu", "noop", "completed"): 5,
+            ("cpu", "noop", "cancelled"): 50000,
+        }
+        conn.execute("DELETE FROM jobs WHERE status = 'cancelled'")
+        assert _counts(conn) == {("cpu", "noop", "completed"): 5}
+    command.downgrade(config, "0007")
+    with psycopg.connect(bare_url, autocommit=True) as conn:
+        assert _counts(conn) == {("cpu", "noop", "completed"): 5}
+        assert conn.execute("SELECT to_regclass('job_count_deltas')").fetchone() == (None,)
+    command.upgrade(config, "head")

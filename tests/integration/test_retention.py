@@ -60,7 +60,7 @@ def test_pruning_removes_only_finished_rows_past_their_age(settings: Settings) -
     assert left >= set(new_done) | set(young_failed) | set(live) | {step}
     counts = {
         r.status: int(r.n)
-        for r in query(settings, "SELECT status, sum(n) AS n FROM job_counts GROUP BY status")
+        for r in query(settings, "SELECT status, sum(n) AS n FROM job_count_totals GROUP BY status")
     }
     assert counts == {"completed": 3, "failed": 2, "cancelled": 0}
 
