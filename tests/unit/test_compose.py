@@ -17,7 +17,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
-LONG_RUNNING = ("postgres", "redis", "api", "scheduler", "worker-cpu", "worker-gpu", "flower")
+LONG_RUNNING = (
+    "postgres",
+    "redis",
+    "api",
+    "web",
+    "scheduler",
+    "worker-cpu",
+    "worker-gpu",
+    "flower",
+)
 
 
 def compose_command() -> list[str]:
@@ -138,9 +147,19 @@ def test_migrations_run_once_before_everything_else(config: dict[str, Any]) -> N
         assert dep["condition"] == "service_completed_successfully", name
 
 
-def test_api_on_4100_and_flower_on_5555(config: dict[str, Any]) -> None:
-    api_ports = config["services"]["api"]["ports"]
-    assert any(p["target"] == 4100 and p["published"] == "4100" for p in api_ports)
+def test_api_on_4100_behind_nginx_and_flower_on_5555(config: dict[str, Any]) -> None:
+    web = config["services"]["web"]
+    assert any(p["target"] == 8080 and p["published"] == "4100" for p in web["ports"])
+    assert "ports" not in config["services"]["api"]  # reached only through nginx
+    conf = (ROOT / "deploy" / "nginx.conf").read_text()
+    assert "server api:4100;" in conf and "listen 8080;" in conf
+    accel = config["services"]["api"]["environment"]["MEDIAQ_ACCEL_REDIRECT"]
+    for root in ("public", "thumbnails"):
+        assert f"location {accel}/{root}/ {{\n            internal;" in conf
+        assert f"alias /data/library/{root}/;" in conf
+    mounts = {v["target"]: v for v in web["volumes"]}
+    assert mounts["/etc/nginx/nginx.conf"]["read_only"] is True
+    assert mounts["/data/library"]["read_only"] is True
     flower = config["services"]["flower"]
     assert any(p["target"] == 5555 and p["published"] == "5555" for p in flower["ports"])
     assert flower["command"][0] == "flower"
