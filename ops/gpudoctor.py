@@ -265,7 +265,9 @@ def test_encode(encoder: str, gpu_uuid: str | None = None, label: str = "") -> C
             if encoder == NVENC
             else "install an ffmpeg built with libx264 (Debian's ffmpeg package is)"
         )
-        return Check(name, PROBLEM, f"failed with {program}: {why}", fix)
+        # A GPU without a working NVENC still serves gpu_encode (libx264) and gpu_ai: a note.
+        status = NOTE if encoder == NVENC else PROBLEM
+        return Check(name, status, f"failed with {program}: {why}", fix)
     width, height = ENCODE_SIZE
     speed = ENCODE_SECONDS / elapsed if elapsed > 0 else 0.0
     return Check(

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pynvml
 
+from ops import gpudoctor
 from ops.gpudoctor import NOTE, OK, PROBLEM, exit_code, ffmpeg_argv, gpu_report, read_nvml
 from tests.unit.test_nvml_contract import ScriptedGpu, ScriptedNvml
 
@@ -94,3 +95,14 @@ def test_it_runs_as_a_plain_file_and_reports_every_gpu() -> None:
     if has_encoder:
         assert "ok       encode libx264" in out.stdout, out.stdout + out.stderr
     assert out.returncode == (1 if "problem " in out.stdout else 0)
+
+
+def test_nvenc_that_does_not_open_is_a_note_not_a_failed_host() -> None:
+    """A100/H100/H200 report an encoder through NVML yet have no NVENC engine: the host
+    still works (libx264 fallback), so the doctor notes it and does not exit 1 for it."""
+    check = gpudoctor.test_encode("h264_nvenc_that_does_not_exist")
+    assert check.status == PROBLEM  # any other encoder failing is a problem
+    nvenc = gpudoctor.test_encode(gpudoctor.NVENC, "GPU-00000000-0000-0000-0000-000000000000")
+    if nvenc.status != OK:  # no NVENC here (no GPU, or a GPU without the engine)
+        assert nvenc.status == NOTE and "libx264" in nvenc.fix
+        assert exit_code([nvenc]) == 0
