@@ -9,6 +9,7 @@ behind, and no attempt recorded a change after a later attempt had started.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,11 +73,19 @@ class Verdict:
         return found
 
 
-def check_invariants(database_url: str) -> Verdict:
-    """Read the final state and the audit; the caller asserts ``verdict.problems == []``."""
+def check_invariants(database_url: str, job_ids: Sequence[int] | None = None) -> Verdict:
+    """Read the final state and the audit (of ``job_ids``, or of every job); the caller
+    asserts ``verdict.problems == []``."""
     verdict = Verdict()
+    where = "" if job_ids is None else " AND job_id = ANY(:ids)"
+    ids = {"ids": list(job_ids or [])}
     with engine_for(database_url).connect() as conn:
-        rows = conn.execute(text("SELECT id, status FROM jobs")).all()
+        rows = conn.execute(
+            text(
+                "SELECT id, status FROM jobs" + ("" if job_ids is None else " WHERE id = ANY(:ids)")
+            ),
+            ids,
+        ).all()
         verdict.jobs = len(rows)
         verdict.not_terminal = [(r.id, r.status) for r in rows if r.status not in TERMINAL]
         verdict.completed = sum(1 for r in rows if r.status == "completed")
@@ -84,15 +93,21 @@ def check_invariants(database_url: str) -> Verdict:
             conn.execute(
                 text(
                     "SELECT job_id FROM job_status_audit WHERE new_status = 'completed'"
-                    " GROUP BY job_id HAVING count(*) > 1"
-                )
+                    + where
+                    + " GROUP BY job_id HAVING count(*) > 1"
+                ),
+                ids,
             ).scalars()
         )
         # The admission ledger counts every queued or running job against its host's slots
         # and its GPU's memory: one left behind with nothing running it is a leak.
         verdict.leaked_reservations = list(
             conn.execute(
-                text("SELECT id FROM jobs WHERE status IN ('queued', 'running')")
+                text(
+                    "SELECT id FROM jobs WHERE status IN ('queued', 'running')"
+                    + ("" if job_ids is None else " AND id = ANY(:ids)")
+                ),
+                ids,
             ).scalars()
         )
         # A change recorded with an attempt number lower than one already recorded for the
@@ -108,7 +123,9 @@ def check_invariants(database_url: str) -> Verdict:
                                     WHERE b.job_id = a.job_id AND b.seq < a.seq
                                       AND b.attempt > a.attempt)
                     """
-                )
+                    + where.replace("job_id", "a.job_id")
+                ),
+                ids,
             ).all()
         ]
     return verdict
