@@ -50,7 +50,9 @@ def check_scheduler(settings: Settings) -> bool:
     leaders = _query(
         settings,
         "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
-        " AND classid = %s AND objid = %s AND objsubid = 1",
+        " AND classid = %s AND objid = %s AND objsubid = 1"
+        # advisory locks are per database: another fleet's scheduler on the server is not ours
+        " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
         LEADER_LOCK >> 32,
         LEADER_LOCK & 0xFFFF_FFFF,
     )
@@ -91,6 +93,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         healthy = CHECKS[args[0]](Settings.from_env())
+    except psycopg.Error as exc:  # name the dependency that is down
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"{args[0]}: unhealthy: database unreachable: {reason}", file=sys.stderr)
+        return 1
     except Exception as exc:  # any failure to check is "unhealthy", with the reason shown
         print(f"{args[0]}: unhealthy: {exc}", file=sys.stderr)
         return 1

@@ -61,4 +61,4 @@ def test_the_module_exits_non_zero_when_unhealthy(settings: Settings) -> None:
         timeout=30,
     )
     assert done.returncode == 1
-    assert "worker: unhealthy" in done.stderr
+    assert "worker: unhealthy: database unreachable" in done.stderr  # names what is down
