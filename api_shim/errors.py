@@ -90,6 +90,10 @@ async def unavailable(request: Request, exc: Exception) -> Response:
         request.url.path,
         str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
     )
+    if dependency == "database":  # the writes' own pooled connections may be dead too
+        resources = getattr(request.app.state, "resources", None)
+        if resources is not None:
+            await resources.purge_dead_connections()
     response = error_response(503, f"Service unavailable: the {dependency} is not reachable")
     response.headers["Retry-After"] = str(RETRY_AFTER_S)
     return response

@@ -9,6 +9,7 @@ around it (about 30 % of a read endpoint's cost otherwise), and writes open an e
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -57,12 +58,33 @@ class Resources:
 
     async def fetch_one(self, sql: bytes, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
         """One row of a read-only statement (autocommit: no transaction around it)."""
+        try:
+            return await self._fetch_one(sql, params)
+        except psycopg.OperationalError:
+            await self.purge_dead_connections()  # the database restarted: read once more
+            return await self._fetch_one(sql, params)
+
+    async def fetch_all(self, sql: bytes, params: Mapping[str, Any]) -> Sequence[tuple[Any, ...]]:
+        """Every row of a read-only statement."""
+        try:
+            return await self._fetch_all(sql, params)
+        except psycopg.OperationalError:
+            await self.purge_dead_connections()
+            return await self._fetch_all(sql, params)
+
+    async def purge_dead_connections(self) -> None:
+        """Drop the pooled connections that died with a database restart (``pool.check``
+        tests each idle one), so the next requests get live ones. Costs nothing on the
+        happy path: only an error on a connection leads here."""
+        with contextlib.suppress(Exception):
+            await self.pool.check()
+
+    async def _fetch_one(self, sql: bytes, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
         async with self.pool.connection() as conn:
             cursor = await conn.execute(sql, params)
             return await cursor.fetchone()
 
-    async def fetch_all(self, sql: bytes, params: Mapping[str, Any]) -> Sequence[tuple[Any, ...]]:
-        """Every row of a read-only statement."""
+    async def _fetch_all(self, sql: bytes, params: Mapping[str, Any]) -> Sequence[tuple[Any, ...]]:
         async with self.pool.connection() as conn:
             cursor = await conn.execute(sql, params)
             return await cursor.fetchall()

@@ -16,7 +16,7 @@ from pathlib import Path
 from tests.faults.harness import FaultFleet, Host, wait_for
 from tests.faults.procs import alive, tree
 
-HEAL_AFTER_S = 5.0  # a partition or a pause lasts past the heartbeat timeout (3 s in tests)
+HEAL_AFTER_S = 4.5  # a partition or a pause lasts past the heartbeat timeout (3 s in tests)
 
 
 def busiest_host(f: FaultFleet, ids: list[int]) -> Host:

@@ -37,6 +37,7 @@ from typing import Any
 
 import psycopg
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from mediaq.db import dispose_engines, engine_for
 from mediaq.migrate import upgrade_to_head
@@ -289,7 +290,7 @@ class Proc:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             with contextlib.suppress(subprocess.TimeoutExpired):
-                self.proc.wait(15)
+                self.proc.wait(5)
         for pid in pids + tree(self.proc.pid):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
@@ -419,9 +420,17 @@ class FaultFleet:
 
     # -- looking at it --
     def query(self, sql: str, **params: Any) -> list[Any]:
+        """Rows of ``sql``; like any client, reads again while the database restarts."""
         assert self.settings is not None
-        with engine_for(self.settings.database_url).connect() as conn:
-            return list(conn.execute(text(sql), params).all())
+        for attempt in range(20):
+            try:
+                with engine_for(self.settings.database_url).connect() as conn:
+                    return list(conn.execute(text(sql), params).all())
+            except OperationalError:
+                if attempt == 19:
+                    raise
+                time.sleep(0.5)
+        raise AssertionError("unreachable")
 
     def scalar(self, sql: str, **params: Any) -> Any:
         rows = self.query(sql, **params)

@@ -82,11 +82,11 @@ def _video(f: FaultFleet) -> int:
     return int(f.scalar("SELECT min(id) FROM videos"))
 
 
-def enqueue_batch(f: FaultFleet, noops: int = 6) -> list[int]:
+def enqueue_batch(f: FaultFleet, noops: int = 5) -> list[int]:
     """Short noop jobs and one real ffmpeg job (a GIF of the test clip)."""
     assert f.settings is not None
     with transaction(f.settings.database_url) as session:
-        ids = enqueue_many(session, [JobSpec("noop", {"seconds": 1.5}) for _ in range(noops)])
+        ids = enqueue_many(session, [JobSpec("noop", {"seconds": 1.0}) for _ in range(noops)])
         ids.append(
             enqueue(session, JobSpec("generate_gif", {"videoId": _video(f), "duration": 2.0}))
         )
