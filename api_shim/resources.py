@@ -26,11 +26,15 @@ from api_shim.guard import Guard, GuardPolicy
 from api_shim.hotcache import HotCache
 from api_shim.mediafiles import LibraryFiles
 from api_shim.views import ViewRecorder
+from mediaq.db import CONNECT_ARGS
 from mediaq.settings import Settings
 from mediaq.viewbuffer import ViewBuffer
 
 POOL_MIN = 2
 POOL_MAX = 10
+RETRY_WAIT_S = 2.0  # a read tried again after a restart waits this long for a connection
+POOL_WAIT_S = 5.0
+RECONNECT_FOREVER_S = 10 * 365 * 24 * 3600.0  # the pool never gives up reconnecting
 REDIS_MAX = 64
 REDIS_WAIT_S = 10.0
 
@@ -62,7 +66,7 @@ class Resources:
             return await self._fetch_one(sql, params)
         except psycopg.OperationalError:
             await self.purge_dead_connections()  # the database restarted: read once more
-            return await self._fetch_one(sql, params)
+            return await self._fetch_one(sql, params, RETRY_WAIT_S)
 
     async def fetch_all(self, sql: bytes, params: Mapping[str, Any]) -> Sequence[tuple[Any, ...]]:
         """Every row of a read-only statement."""
@@ -70,7 +74,7 @@ class Resources:
             return await self._fetch_all(sql, params)
         except psycopg.OperationalError:
             await self.purge_dead_connections()
-            return await self._fetch_all(sql, params)
+            return await self._fetch_all(sql, params, RETRY_WAIT_S)
 
     async def purge_dead_connections(self) -> None:
         """Drop the pooled connections that died with a database restart (``pool.check``
@@ -79,13 +83,17 @@ class Resources:
         with contextlib.suppress(Exception):
             await self.pool.check()
 
-    async def _fetch_one(self, sql: bytes, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
-        async with self.pool.connection() as conn:
+    async def _fetch_one(
+        self, sql: bytes, params: Mapping[str, Any], wait_s: float | None = None
+    ) -> tuple[Any, ...] | None:
+        async with self.pool.connection(timeout=wait_s) as conn:
             cursor = await conn.execute(sql, params)
             return await cursor.fetchone()
 
-    async def _fetch_all(self, sql: bytes, params: Mapping[str, Any]) -> Sequence[tuple[Any, ...]]:
-        async with self.pool.connection() as conn:
+    async def _fetch_all(
+        self, sql: bytes, params: Mapping[str, Any], wait_s: float | None = None
+    ) -> Sequence[tuple[Any, ...]]:
+        async with self.pool.connection(timeout=wait_s) as conn:
             cursor = await conn.execute(sql, params)
             return await cursor.fetchall()
 
@@ -96,7 +104,10 @@ async def open_resources(settings: Settings) -> Resources:
         plain_conninfo(settings.database_url),
         min_size=POOL_MIN,
         max_size=POOL_MAX,
-        kwargs={"autocommit": True},
+        kwargs={"autocommit": True} | CONNECT_ARGS,
+        # while the database is away a request waits this long, then answers 503
+        timeout=POOL_WAIT_S,
+        reconnect_timeout=RECONNECT_FOREVER_S,
         open=False,
         name="mediaq-api",
     )
