@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
+import sys
 from pathlib import Path
 
 import psycopg
@@ -61,7 +63,13 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=4191)
     parser.add_argument("--reuse", action="store_true", help="keep an existing bench_guard")
     args = parser.parse_args()
-    url = db_url("bench_guard") if args.reuse else build_gallery_db("bench_guard")
+    if args.reuse:  # the rows stay; the schema follows the code
+        url = db_url("bench_guard")
+        subprocess.run(
+            [sys.executable, "-m", "ops.cli", "migrate", "--database-url", url], check=True
+        )
+    else:
+        url = build_gallery_db("bench_guard")
     ids = _ids(url)
     targets = {
         "gallery": ("/api/media/public?category=cat3&sort=popular&limit=24", None),
