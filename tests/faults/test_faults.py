@@ -42,6 +42,8 @@ BASE = Settings(
     scheduler_tick_s=0.2,
     cancel_poll_s=0.2,
     task_events=False,
+    fake_gpus=(16384,),  # each host has a (fake) GPU: GPU reservations must not leak either
+    gpu_slots=2,
 )
 FENCE_BOUND_S = self_fence_after_s(BASE.heartbeat_timeout_s, FENCE_POLL_MAX_S)
 SETTLE_S = 90
@@ -83,10 +85,14 @@ def _video(f: FaultFleet) -> int:
 
 
 def enqueue_batch(f: FaultFleet, noops: int = 5) -> list[int]:
-    """Short noop jobs and one real ffmpeg job (a GIF of the test clip)."""
+    """Short noop jobs (one of them on a GPU, reserving VRAM) and one real ffmpeg job (a GIF
+    of the test clip)."""
     assert f.settings is not None
+    gpu = JobSpec("noop", {"seconds": 1.0}, resource_category="gpu_ai", vram_required=2048)
     with transaction(f.settings.database_url) as session:
-        ids = enqueue_many(session, [JobSpec("noop", {"seconds": 1.0}) for _ in range(noops)])
+        ids = enqueue_many(
+            session, [gpu, *(JobSpec("noop", {"seconds": 1.0}) for _ in range(noops - 1))]
+        )
         ids.append(
             enqueue(session, JobSpec("generate_gif", {"videoId": _video(f), "duration": 2.0}))
         )
@@ -129,8 +135,9 @@ def test_each_fault_alone_with_jobs_flowing(fleet: FaultFleet, fault: str) -> No
             "SELECT DISTINCT host FROM job_status_audit WHERE job_id = ANY(:ids)"
             " AND new_status = 'running'", ids=ids)}  # fmt: skip
         assert "fault-host-1" in ran_on, ran_on
-    # the fleet is whole again for the next fault
+    # the fleet is whole again for the next fault: no process gave up on its own
     assert all(h.daemon.running() for h in fleet.hosts)
+    assert len(fleet.schedulers) == 2 and all(s.running() for s in fleet.schedulers)
 
 
 def test_paused_worker_is_rescued_and_its_thawed_zombie_changes_nothing(
