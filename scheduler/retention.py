@@ -92,13 +92,22 @@ def prune(
 
 
 FOLD_EVERY_S = 2.0
+VACUUM_AFTER_ROWS = 1_000  # a fold that moved more vacuums the deltas table at once
 
 
 @periodic("fold_job_counts", FOLD_EVERY_S)
 def fold_job_counts(settings: Settings) -> str | None:
-    """Periodic entry: fold the finished-job count deltas (keeps their table tiny)."""
-    with engine_for(settings.database_url).begin() as conn:
-        fold(conn)
+    """Periodic entry: fold the finished-job count deltas. After a burst (a bulk action, a
+    large import) the deltas table is vacuumed at once: readers scan it, and its dead rows
+    would cost them until autovacuum came by."""
+    engine = engine_for(settings.database_url)
+    with engine.begin() as conn:
+        moved = fold(conn)
+    if moved > VACUUM_AFTER_ROWS:
+        with engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT").execute(
+                text("VACUUM job_count_deltas")
+            )
     return None
 
 
