@@ -11,7 +11,7 @@ A file is served when three checks hold, each of which alone refuses with 404:
    root, so a symlink swapped in between the check and the open cannot lead outside.
 
 The bytes are sent by ``RangeFileResponse`` (``byteranges.plan`` decides 200/206/304/416) in
-1 MiB ``pread`` chunks from a worker thread, so a large file never sits in memory and the
+4 MiB ``pread`` chunks from a worker thread, so a large file never sits in memory and the
 event loop never blocks on the disk. With ``MEDIAQ_ACCEL_REDIRECT`` set (a front nginx), the
 answer is an empty response with ``X-Accel-Redirect`` naming the file under that internal
 prefix, and nginx sends the bytes (Range and conditionals included).
@@ -38,7 +38,7 @@ from api_shim.byteranges import FileMeta, Plan, content_range, plan
 from api_shim.errors import ApiError
 from mediaq.settings import Settings
 
-CHUNK = 1024 * 1024
+CHUNK = 4 * 1024 * 1024
 FILE_NOT_FOUND = "File not found"
 
 mimetypes.add_type("text/vtt", ".vtt")
