@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from celery import Celery
 
-from mediaq.queues import cpu_queue
+from mediaq.queues import PRIORITY_LEVELS, cpu_queue
 from mediaq.settings import Settings
 
 RUN_JOB = "mediaq.run_job"
@@ -30,7 +30,11 @@ def create_celery(settings: Settings) -> Celery:
         task_serializer="json",
         accept_content=["json"],
         task_default_queue=cpu_queue(settings.queue_prefix),
-        broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_S},
+        broker_transport_options={
+            "visibility_timeout": VISIBILITY_TIMEOUT_S,
+            # one Redis list per level, popped most urgent first (mediaq.queues.broker_level)
+            "priority_steps": list(range(PRIORITY_LEVELS)),
+        },
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=None,
         worker_send_task_events=settings.task_events,

@@ -31,7 +31,7 @@ from mediaq.guardwire import read_refusals, refusals_key
 from mediaq.jobcounts import counts_by_class_status
 from mediaq.jobstates import JobStatus
 from mediaq.pauses import load_pauses
-from mediaq.queues import cpu_queue, gpu_queue
+from mediaq.queues import PRIORITY_LEVELS, cpu_queue, gpu_queue, level_lists
 from mediaq.settings import RESOURCE_CLASSES, Settings
 
 log = logging.getLogger(__name__)
@@ -389,8 +389,10 @@ def _read_broker(client: redis.Redis, settings: Settings, gpu_uuids: list[str]) 
     queues += [gpu_queue(settings.queue_prefix, uuid) for uuid in gpu_uuids]
     pipe = client.pipeline(transaction=False)
     for queue in queues:
-        pipe.llen(queue)
-    return {q: int(n) for q, n in zip(queues, pipe.execute(), strict=True)}
+        for key in level_lists(queue):
+            pipe.llen(key)
+    lengths = iter(pipe.execute())
+    return {q: sum(int(next(lengths)) for _ in range(PRIORITY_LEVELS)) for q in queues}
 
 
 # ---- event counters in Redis ----------------------------------------------------------------

@@ -42,6 +42,7 @@ from mediaq.jobstates import (
     sources,
 )
 from mediaq.pauses import NOT_PAUSED_SQL
+from mediaq.queues import broker_level_sql
 
 Conn = Connection | Session
 
@@ -117,15 +118,23 @@ def admit(conn: Conn, placements: Sequence[PlacementLike]) -> list[Admitted]:
 
 _ADMIT_CPU_HEAD = text(
     f"""
-    WITH pick AS (
-        SELECT id FROM jobs
+    WITH live AS (
+        SELECT count(*) AS n,
+               max({broker_level_sql("priority")}) FILTER (WHERE status = 'queued') AS worst
+          FROM jobs WHERE status IN ('queued', 'running') AND resource_category = 'cpu'),
+    head AS (
+        SELECT id, priority, created_at FROM jobs
          WHERE status = 'pending' AND resource_category = 'cpu' AND NOT held
            AND (not_before IS NULL OR not_before <= now()) AND {NOT_PAUSED_SQL}
          ORDER BY priority DESC, created_at, id
-         LIMIT greatest(0, :room - (SELECT count(*) FROM jobs
-                                     WHERE status IN ('queued', 'running')
-                                       AND resource_category = 'cpu'))
-         FOR UPDATE SKIP LOCKED)
+         LIMIT greatest(0, :room + :overtake - (SELECT n FROM live))
+         FOR UPDATE SKIP LOCKED),
+    pick AS (
+        SELECT head.id FROM (
+            SELECT id, priority, row_number() OVER (ORDER BY priority DESC, created_at, id) AS rn
+              FROM head) AS head, live
+         WHERE head.rn <= :room - live.n
+            OR {broker_level_sql("head.priority")} < coalesce(live.worst, -1))
     UPDATE jobs AS j
        SET status = 'queued', queued_at = now(), updated_at = now(),
            assigned_gpu = NULL, assigned_host = NULL,
@@ -137,14 +146,18 @@ _ADMIT_CPU_HEAD = text(
 )
 
 
-def admit_cpu_head(conn: Conn, room: int) -> list[Admitted]:
-    """Admit the head of the CPU pending queue while fewer than ``room`` CPU jobs are
-    queued or running, in one statement (the same rule as ``scheduler.ordering.plan_slots``).
+def admit_cpu_head(conn: Conn, room: int, overtake: int = 0) -> list[Admitted]:
+    """Admit the head of the CPU pending queue, in one statement: in exact order while fewer
+    than ``room`` CPU jobs are queued or running (the rule of
+    ``scheduler.ordering.plan_slots``), and beyond that, up to ``overtake`` more, the head
+    jobs whose broker level is more urgent than a job already waiting in the broker: they
+    overtake it there, so a look-ahead never makes a later, higher job wait behind a lower
+    one (``mediaq.queues.broker_level``).
     """
     if room <= 0:
         return []
     rows = sorted(
-        conn.execute(_ADMIT_CPU_HEAD, {"room": room}).all(),
+        conn.execute(_ADMIT_CPU_HEAD, {"room": room, "overtake": overtake}).all(),
         key=lambda r: (-r.priority, r.created_at, r.id),
     )
     return [Admitted(r.id, r.attempt, None, r.priority) for r in rows]

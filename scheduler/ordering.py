@@ -66,9 +66,11 @@ def plan_slots(
             )
             waiting.append(Waiting(job.id, position, "SLOTS_BUSY", reason))
         else:
+            # no count in the text: it would change on every pass of a draining backlog
+            # (the position says how far back the job is)
             reason = (
-                f"PRIORITY: {ahead_eligible} job{'s' if ahead_eligible != 1 else ''} ahead "
-                f"in {class_name} (priority {job.priority})"
+                f"PRIORITY: waits behind higher-priority or older jobs in {class_name} "
+                f"(priority {job.priority})"
             )
             waiting.append(Waiting(job.id, position, "PRIORITY", reason))
         ahead_eligible += 1

@@ -33,10 +33,10 @@ from scheduler import periodic
 from scheduler.admission import plan_all
 from scheduler.dispatch import (
     Admitted,
+    Publisher,
     admit,
     admit_cpu_head,
     clear_positions_outside,
-    publish,
     write_waiting,
 )
 from scheduler.fleet import count_busy, database_now, load_capacity, load_live, load_pending
@@ -51,7 +51,10 @@ LEADER_LOCK = 0x6D71_5343  # "mqSC"
 CHANNEL = "mediaq_jobs"
 REASON_WINDOW = 500  # pending jobs per class that carry a stored position and reason
 GPU_FAST_WINDOW = 64  # eligible GPU jobs considered on a fast (notification) pass
-COALESCE_S = 0.001
+# After a notification, the next pass starts no sooner than this after the previous one:
+# a burst of completions (many workers finishing at once) is one pass, not one pass per
+# completion, and the look-ahead keeps the broker from running dry meanwhile.
+FAST_PASS_GAP_S = 0.005
 RECONNECT_CAP_S = 5.0
 
 # What an outage of the database or the broker raises: SQLAlchemy's errors, psycopg's own
@@ -89,6 +92,7 @@ class Scheduler:
             max_overflow=0,
             connect_args=dict(CONNECT_ARGS) | {"application_name": name[:63]},
         )
+        self.publisher = Publisher(self.app, settings.queue_prefix, settings.redis_url)
         self.is_leader = False
         self.passes = 0
         self._capacity: Capacity | None = None
@@ -100,7 +104,7 @@ class Scheduler:
         stores every pending job's position and reason; a fast pass (on a notification) only
         admits, with the fleet as the last refresh saw it."""
         report = self._full_pass(conn) if refresh else self._fast_pass(conn)
-        publish(self.app, self.settings.queue_prefix, report.admitted)
+        self.publisher.publish(report.admitted)
         count_event(self.settings, RESCUES, report.rescued)
         self.passes += 1
         return report
@@ -112,7 +116,7 @@ class Scheduler:
             if capacity is None:
                 capacity = self._capacity = load_capacity(conn, self.settings)
             room = capacity.cpu_slots + self.settings.lookahead if capacity.cpu_slots else 0
-            report.admitted.extend(admit_cpu_head(conn, room))
+            report.admitted.extend(admit_cpu_head(conn, room, self.settings.lookahead))
             if capacity.gpus:
                 # GPUs are read fresh (two small queries): a GPU lost or a host gone silent
                 # since the last tick must not be handed the very jobs released from it.
@@ -221,23 +225,29 @@ class Scheduler:
                 refresh = now >= next_tick
                 if refresh:
                     next_tick = now + tick
+                started = time.monotonic()
                 self.run_pass(conn, refresh)
                 if refresh:
                     for line in periodic.run_due(self.settings, time.monotonic()):
                         log.info("periodic %s", line)
-                self._wait_for_work(driver, max(0.0, next_tick - time.monotonic()), stop)
+                self._wait_for_work(
+                    driver, max(0.0, next_tick - time.monotonic()), started + FAST_PASS_GAP_S, stop
+                )
         finally:
             self.is_leader = False
 
     @staticmethod
-    def _wait_for_work(driver: object, timeout: float, stop: threading.Event) -> None:
-        # Wake on the first notification (or the tick), then let a short burst coalesce.
+    def _wait_for_work(
+        driver: object, timeout: float, not_before: float, stop: threading.Event
+    ) -> None:
+        # Wake on the first notification (or the tick), not before ``not_before``; whatever
+        # else arrived meanwhile is folded into the same pass.
         step = min(timeout, 0.25)
         deadline = time.monotonic() + timeout
         while not stop.is_set():
             got = list(driver.notifies(timeout=step, stop_after=1))  # type: ignore[attr-defined]
             if got:
-                time.sleep(COALESCE_S)
+                time.sleep(max(0.0, min(deadline, not_before) - time.monotonic()))
                 list(driver.notifies(timeout=0.0))  # type: ignore[attr-defined]
                 return
             if time.monotonic() >= deadline:

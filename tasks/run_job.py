@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from celery import Celery, Task
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from mediaq import transitions
@@ -24,7 +24,7 @@ from mediaq.db import engine_for
 from mediaq.errors import AttemptSuperseded, JobCancelled, PermanentError, PreflightFailed
 from mediaq.logging_setup import install_celery_logging, job_log_context
 from mediaq.metrics import DUPLICATES_DROPPED, count_event
-from mediaq.settings import Settings
+from mediaq.settings import Settings, normalize_database_url
 from mediaq.transitions import Claim
 from tasks.context import JobContext
 from tasks.monitor import AttemptMonitor
@@ -57,10 +57,19 @@ class WorkerRuntime:
 
     @property
     def autocommit(self) -> Engine:
-        """The same pool in autocommit: a single-statement write is its own transaction,
-        one round trip instead of BEGIN, statement, COMMIT."""
+        """A connection of its own for the claim and a plain completion: autocommit (a
+        single-statement write is its own transaction, one round trip instead of BEGIN,
+        statement, COMMIT) with ``synchronous_commit`` off, so neither waits for its WAL
+        flush (README, "Choices": what a database crash can cost)."""
         if self._autocommit is None:
-            self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+            self._autocommit = create_engine(
+                normalize_database_url(self.settings.database_url),
+                pool_size=1,
+                max_overflow=2,
+                pool_recycle=1800,
+                isolation_level="AUTOCOMMIT",
+                connect_args={"options": "-c synchronous_commit=off"},
+            )
         return self._autocommit
 
     @property

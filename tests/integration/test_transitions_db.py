@@ -132,3 +132,31 @@ def test_a_failed_handler_a_lost_heartbeat_and_a_lost_gpu_back_off_alike(
     assert [(r.status, r.failures, float(r.backoff)) for r in rows] == [("pending", 2, 4.0)] * 3
     assert all(r.assigned_gpu is None and r.assigned_host is None for r in rows)
     assert [r.last_error for r in rows] == ["boom", "heartbeat lost", "GPU lost"]
+
+
+def test_a_look_ahead_admits_later_higher_jobs_past_lower_ones_already_in_the_broker(
+    settings: Settings,
+) -> None:
+    engine = engine_for(settings.database_url)
+    with transaction(settings.database_url) as session:
+        running = enqueue(session, JobSpec("noop", priority=5))
+        lows = [enqueue(session, JobSpec("noop", priority=1)) for _ in range(4)]
+    slots, lookahead = 1, 2
+    room = slots + lookahead
+    with engine.begin() as conn:
+        transitions.admit(conn, [Place(running)])
+        assert transitions.claim(conn, running, 0, "h", None) is not None
+        admitted = transitions.admit_cpu_head(conn, room, lookahead)
+    assert [a.job_id for a in admitted] == lows[:2]  # the room is full now
+    with transaction(settings.database_url) as session:
+        mid = enqueue(session, JobSpec("noop", priority=5))
+        highs = [enqueue(session, JobSpec("noop", priority=9)) for _ in range(3)]
+    with engine.begin() as conn:
+        overtaking = transitions.admit_cpu_head(conn, room, lookahead)
+        again = transitions.admit_cpu_head(conn, room, lookahead)
+    # beyond the room, by at most the look-ahead, in exact order: the highs first
+    assert [a.job_id for a in overtaking] == highs[:2]
+    assert again == []
+    assert all(a.priority == 9 for a in overtaking)
+    pending = query(settings, "SELECT id FROM jobs WHERE status = 'pending' ORDER BY id")
+    assert [r.id for r in pending] == [*lows[2:], mid, highs[2]]

@@ -42,3 +42,17 @@ def test_a_job_that_left_and_came_back_is_written() -> None:
     cache.remember([w(1, 1)])
     cache.keep_only([])
     assert cache.changed([w(1, 1)], now=1) == [w(1, 1)]
+
+
+def test_a_moved_position_alone_is_written_only_when_positions_are_due() -> None:
+    cache = ReasonCache(max_age_s=300, position_every_s=5)
+    same = [
+        Waiting(1, 3, "PRIORITY", "PRIORITY: waits"),
+        Waiting(2, 4, "PRIORITY", "PRIORITY: waits"),
+    ]
+    assert cache.changed(same, now=0) == same
+    cache.remember(same)
+    moved = [Waiting(1, 2, "PRIORITY", "PRIORITY: waits"), Waiting(2, 3, "SLOTS_BUSY", "next")]
+    assert cache.changed(moved, now=1) == [moved[1]]  # a new reason goes at once
+    cache.remember([moved[1]])
+    assert cache.changed(moved, now=6) == [moved[0]]  # the position once positions are due
