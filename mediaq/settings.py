@@ -123,7 +123,7 @@ class Settings:
     cancel_poll_s: float = 1.0  # MEDIAQ_CANCEL_POLL
     # admission
     vram_margin_mib: int = 512  # MEDIAQ_VRAM_MARGIN_MIB
-    lookahead: int = 0  # MEDIAQ_LOOKAHEAD (extra queued jobs per class beyond free slots)
+    lookahead: int = 8  # MEDIAQ_LOOKAHEAD (extra queued CPU jobs beyond free slots)
     log_max_chars: int = 65536  # MEDIAQ_LOG_MAX_CHARS
     view_window_s: int = 1800  # MEDIAQ_VIEW_WINDOW
     json_logs: bool = False  # MEDIAQ_JSON_LOGS

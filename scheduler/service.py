@@ -158,6 +158,10 @@ class Scheduler:
             placements.extend(gpu_plan.admitted)
             waiting.extend(gpu_plan.waiting)
             report.admitted.extend(admit(conn, placements))
+            if capacity.cpu_slots and self.settings.lookahead:
+                # head jobs more urgent than a message already in the broker overtake it
+                room = capacity.cpu_slots + self.settings.lookahead
+                report.admitted.extend(admit_cpu_head(conn, room, self.settings.lookahead))
             fresh = self._reasons.changed(waiting, time.monotonic())
             report.waiting = write_waiting(conn, fresh)
             self._reasons.keep_only(w.job_id for w in waiting)
