@@ -213,7 +213,7 @@ def test_cancelled_queued_job_never_starts_though_its_message_is_in_redis(
 def test_cancelling_a_running_job_stops_it_within_five_seconds(
     settings: Settings, tmp_path: Path
 ) -> None:
-    s = replace(settings, concurrency=1)
+    s = replace(settings, concurrency=1, lookahead=0)  # no look-ahead: the slot is all
     sched = SchedulerThread(s).start()
     worker = WorkerProcess(s, tmp_path / "w.log")
     try:
