@@ -179,3 +179,29 @@ def test_paths_outside_the_roots_are_refused(
             r = client.get(f"/api/media/public/{media_id}/{which}")
             assert r.status_code == 404, (bad, which, r.status_code)
             assert b"CANARY" not in r.content and b"root:" not in r.content
+
+
+def test_a_large_file_streams_without_being_held_in_memory(settings: Settings) -> None:
+    """A 256 MiB (sparse) file goes out while the server's Python heap stays far below it."""
+    import tracemalloc
+
+    folder = Path(settings.public_root).resolve() / "videos"
+    folder.mkdir(parents=True, exist_ok=True)
+    big = folder / "big.mp4"
+    size = 256 * 1024 * 1024
+    with big.open("wb") as out:
+        out.truncate(size)
+    [media_id] = insert_media(settings, path=str(big), filename="big.mp4", file_size=size)
+    with live_server(settings) as base, httpx.Client(base_url=base, timeout=60) as http:
+        tracemalloc.start()
+        try:
+            received = 0
+            with http.stream("GET", f"/api/media/public/{media_id}/stream") as response:
+                assert response.status_code == 200
+                for chunk in response.iter_raw(1024 * 1024):
+                    received += len(chunk)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert received == size
+    assert peak < 48 * 1024 * 1024, peak  # server and client together, for a 256 MiB body
