@@ -31,6 +31,11 @@ __all__ = [
 ]
 
 
+_ID, _ARGSREPR, _BODY, _QUEUE, _LEVEL, _TAG = (
+    f"@@mediaq-{name}@@" for name in ("id", "argsrepr", "body", "queue", "level", "tag")
+)
+
+
 class Publisher:
     """Publishes admitted jobs as Celery task messages, all of one pass in one Redis round trip.
 
@@ -54,33 +59,44 @@ class Publisher:
         template = app.amqp.as_task_v2(
             "template", RUN_JOB, args=[0, 0], reply_to=app.thread_oid, ignore_result=None
         )
-        self._headers: dict[str, Any] = dict(template.headers)
-        self._reply_to: str = template.properties.get("reply_to") or ""
-        self._embed: dict[str, Any] = template.body[2]
+        headers: dict[str, Any] = dict(template.headers)
+        headers.update(id=_ID, root_id=_ID, argsrepr=_ARGSREPR)
+        # The envelope is serialised once with markers; a message is the markers replaced.
+        self._envelope: str = json.dumps(
+            {
+                "body": _BODY,
+                "content-encoding": "utf-8",
+                "content-type": "application/json",
+                "headers": headers,
+                "properties": {
+                    "correlation_id": _ID,
+                    "reply_to": template.properties.get("reply_to") or "",
+                    "delivery_mode": 2,
+                    "delivery_info": {"exchange": "", "routing_key": _QUEUE},
+                    "priority": _LEVEL,
+                    "body_encoding": "base64",
+                    "delivery_tag": _TAG,
+                },
+            }
+        ).replace(f'"{_LEVEL}"', _LEVEL)
+        self._embed_json = json.dumps(template.body[2])
 
     def message(self, job: Admitted) -> tuple[str, bytes]:
         """The Redis list and the payload of one job's task message."""
         tid = task_id(job.job_id, job.attempt)
-        args = [job.job_id, job.attempt]
+        args = f"[{job.job_id}, {job.attempt}]"  # json.dumps and repr agree on two ints
         queue = queue_for(self.prefix, job.gpu_uuid)
         level = broker_level(job.priority)
-        body = json.dumps([args, {}, self._embed]).encode()
-        payload = {
-            "body": base64.b64encode(body).decode(),
-            "content-encoding": "utf-8",
-            "content-type": "application/json",
-            "headers": {**self._headers, "id": tid, "root_id": tid, "argsrepr": repr(args)},
-            "properties": {
-                "correlation_id": tid,
-                "reply_to": self._reply_to,
-                "delivery_mode": 2,
-                "delivery_info": {"exchange": "", "routing_key": queue},
-                "priority": level,
-                "body_encoding": "base64",
-                "delivery_tag": str(uuid.uuid4()),
-            },
-        }
-        return level_list(queue, level), json.dumps(payload).encode()
+        body = base64.b64encode(f"[{args}, {{}}, {self._embed_json}]".encode()).decode()
+        payload = (
+            self._envelope.replace(_ID, tid)
+            .replace(_ARGSREPR, args)
+            .replace(_BODY, body)
+            .replace(_QUEUE, queue)
+            .replace(_LEVEL, str(level))
+            .replace(_TAG, str(uuid.uuid4()))
+        )
+        return level_list(queue, level), payload.encode()
 
     def publish(self, jobs: Sequence[Admitted]) -> bool:
         """Send one message per job; False (logged) when Redis could not take them."""
