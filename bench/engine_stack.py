@@ -52,7 +52,15 @@ from mediaq.db import engine_for, transaction
 from mediaq.enqueue import JobSpec, enqueue, enqueue_many
 from mediaq.settings import Settings, settings_to_env
 
-PEER = Path(__file__).resolve().parents[2] / "shared" / "peers" / "procrastinate" / "run"
+# the runnable peer lives in ../shared/peers beside the checkout (or further up for a worktree)
+PEER = next(
+    (
+        d / "shared" / "peers" / "procrastinate" / "run"
+        for d in Path(__file__).resolve().parents[1:]
+        if (d / "shared" / "peers" / "procrastinate" / "run").exists()
+    ),
+    Path("../shared/peers/procrastinate/run"),
+)
 LIVE = "SELECT count(*) FROM jobs WHERE status IN ('pending', 'queued', 'running')"
 
 
@@ -127,7 +135,10 @@ def procrastinate_drain(n: int) -> float | None:
         check=False,
     )
     match = re.search(r"procrastinate drain: (\d+) jobs/s", out.stdout)
-    return float(match.group(1)) if match else None
+    if match is None:
+        print(f"  procrastinate did not report: {out.stderr.strip()[-300:]}")
+        return None
+    return float(match.group(1))
 
 
 class Stack:
