@@ -16,8 +16,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from mediaq.db import transaction
 from mediaq.enqueue import JobSpec, enqueue
 from mediaq.settings import Settings
+from tests.integration.browserharness import browser
 from tests.integration.fleet import query, wait_until
 from tests.integration.uphelp import ROOT, UpProcess, http_get
+
+__all__ = ["browser"]  # the fixture
 
 
 def metric(text: str, name: str, **labels: str) -> float:
@@ -42,7 +45,7 @@ def flower_workers(up: UpProcess, deadline: float) -> dict[str, object]:
         time.sleep(0.5)
 
 
-def test_up_then_demo_runs_every_demo_job(settings: Settings, tmp_path: Path) -> None:
+def test_up_then_demo_runs_every_demo_job(settings: Settings, tmp_path: Path, browser: Any) -> None:
     settings = dataclasses.replace(settings, task_events=True)
     with UpProcess(settings, tmp_path / "up.log", "--json-logs") as up:
         up.wait_ready(75)
@@ -89,8 +92,16 @@ def test_up_then_demo_runs_every_demo_job(settings: Settings, tmp_path: Path) ->
         for item in gallery["videos"]:
             status, _ = http_get(f"{up.api}{item['thumbnailUrl']}")
             assert status == 200
-        status, page = http_get(f"{up.api}/gallery")
-        assert status == 200 and b'id="cards"' in page
+        # the gallery page a person opens: the demo's items, with thumbnails that load
+        page = browser.new_page()
+        page.goto(f"{up.api}/gallery")
+        page.wait_for_function("() => document.querySelectorAll('#cards li.card').length === 3")
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('#cards img')]"
+            ".every((i) => i.complete && i.naturalWidth > 0)"
+        )
+        shown = page.locator("#cards li.card h2").all_inner_texts()
+        assert sorted(shown) == sorted(item["filename"] for item in gallery["videos"])
 
         workers = flower_workers(up, time.monotonic() + 30)
         assert f"cpu@{settings.host_name}" in workers
