@@ -95,6 +95,8 @@ def create_app(settings: Settings) -> Starlette:
             allow_methods=["GET", "POST", "DELETE", "PATCH", "OPTIONS"],
             # X-Session-Id identifies an anonymous viewer (views, upvotes, finish)
             allow_headers=["Authorization", "Content-Type", "X-Session-Id"],
+            # a page on another origin may read when to try again after a 429
+            expose_headers=["Retry-After"],
         ),
     ]
     app = Starlette(

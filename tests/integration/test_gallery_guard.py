@@ -372,3 +372,20 @@ def test_limits_off_lets_everything_through(settings: Settings, redis_client: re
         responses = _addressed_upvotes(base, media, addresses=1, sessions=60)
     assert {s for s, _ in responses} == {200}
     assert _upvotes(guard, media) == (60, 60)
+
+
+def test_a_page_on_another_origin_can_read_retry_after(
+    settings: Settings, redis_client: redis.Redis
+) -> None:
+    origin = "https://viewer.example"
+    guard = guarded(settings, cors_origins=(origin,), limit_vote_session="1/minute")
+    (media,) = insert_media(guard)
+    with api(guard, redis_client) as base, httpx.Client(base_url=base) as http:
+        path = f"/api/media/public/{media}/upvote"
+        headers = {"Origin": origin}
+        assert http.post(path, json={"sessionId": "x"}, headers=headers).status_code == 200
+        refused = http.post(path, json={"sessionId": "x"}, headers=headers)
+        assert refused.status_code == 429
+        assert refused.headers["access-control-allow-origin"] == origin
+        assert "retry-after" in refused.headers["access-control-expose-headers"].lower()
+        assert 1 <= int(refused.headers["Retry-After"]) <= 60
