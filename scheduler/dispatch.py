@@ -43,8 +43,8 @@ class Publisher:
     thousands of slots cannot spend that. The message is Celery's own (protocol 2 headers
     taken once from ``app.amqp.as_task_v2``); only the per-job fields (task id, args) and
     kombu's Redis envelope are filled in here, and every message of a pass goes out in one
-    pipelined ``LPUSH`` per list. ``tests/integration/test_publish.py`` holds the result
-    against what ``send_task`` itself writes.
+    pipelined round trip, one ``LPUSH`` per list. ``tests/integration/test_publish.py``
+    holds the result against what ``send_task`` itself writes.
 
     The task id is deterministic, so a republish of the same admission is recognisable.
     Publishing happens after the commit; a crash or a Redis outage in between is healed by
@@ -102,10 +102,16 @@ class Publisher:
         """Send one message per job; False (logged) when Redis could not take them."""
         if not jobs:
             return True
-        pipe = self._redis.pipeline(transaction=False)
+        # One LPUSH per list with every payload of that list, in admission order: LPUSH
+        # pushes its values one after the other and workers pop from the other end, so the
+        # first admitted is the first taken, as with one LPUSH per message.
+        by_list: dict[str, list[bytes]] = {}
         for job in jobs:
             key, payload = self.message(job)
-            pipe.lpush(key, payload)
+            by_list.setdefault(key, []).append(payload)
+        pipe = self._redis.pipeline(transaction=False)
+        for key, payloads in by_list.items():
+            pipe.lpush(key, *payloads)
         try:
             pipe.execute()
         except redis.RedisError as exc:

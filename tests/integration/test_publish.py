@@ -62,3 +62,15 @@ def test_a_publish_to_a_dead_redis_reports_failure_instead_of_raising(
     app = create_celery(settings)
     publisher = Publisher(app, settings.queue_prefix, "redis://127.0.0.1:1/0")
     assert publisher.publish([Admitted(1, 0, None)]) is False
+
+
+def test_jobs_of_one_level_are_taken_in_admission_order(
+    settings: Settings, redis_client: redis.Redis
+) -> None:
+    publisher = Publisher(create_celery(settings), settings.queue_prefix, settings.redis_url)
+    jobs = [Admitted(i, 0, None, 5) for i in (30, 10, 20)]
+    assert publisher.publish(jobs)
+    key = level_list(queue_for(settings.queue_prefix, None), broker_level(5))
+    popped = [json.loads(redis_client.rpop(key))["headers"]["id"] for _ in jobs]  # type: ignore[arg-type]
+    assert popped == [task_id(j.job_id, j.attempt) for j in jobs]
+    publisher.close()
