@@ -9,19 +9,16 @@ deadlocks with a view flush.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from api_shim.auth import require_admin
-from api_shim.errors import ApiError
+from api_shim.bodies import MediaIdsBody, read_body
 from api_shim.mediajson import ADMIN_MEDIA_JSON
-from api_shim.params import INT32_MAX, body_str, json_body, query_choice, query_int, query_str
+from api_shim.params import query_choice, query_int, query_str
 from api_shim.resources import resources_of
-
-MAX_IDS = 1000
 
 LOCK = b"""UPDATE public_media SET is_locked = true, locked_at = now(),
 locked_reason = %(reason)s, updated_at = now()
@@ -36,24 +33,10 @@ RETURNING id"""
 EXISTING = b"SELECT id FROM public_media WHERE id = ANY(%(ids)s::int[])"
 
 
-def media_ids(body: dict[str, Any]) -> list[int]:
-    """``ids``: a non-empty array of at most 1000 positive integers (duplicates folded)."""
-    raw = body.get("ids")
-    if not isinstance(raw, list) or not raw:
-        raise ApiError(400, "ids must be a non-empty array of media ids")
-    if len(raw) > MAX_IDS:
-        raise ApiError(400, f"at most {MAX_IDS} ids per call")
-    for value in raw:
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= INT32_MAX:
-            raise ApiError(400, "ids must be positive integers")
-    return sorted(set(raw))
-
-
 async def _bulk(request: Request, statement: bytes, done_key: str) -> JSONResponse:
     require_admin(request)
-    body = await json_body(request, 64 * 1024)
-    ids = media_ids(body)
-    reason = body_str(body, "reason", max_length=500)
+    body = await read_body(request, MediaIdsBody)
+    ids, reason = sorted(set(body.ids)), body.reason
     resources = resources_of(request)
     async with resources.pool.connection() as conn, conn.transaction():
         cursor = await conn.execute(statement, {"ids": ids, "reason": reason})
@@ -97,7 +80,7 @@ async def list_admin_media(request: Request) -> Response:
     require_admin(request)
     locked = query_choice(request, "locked", ("true", "false"), None)
     category = query_str(request, "category", 100)
-    limit = query_int(request, "limit", 50, 1, 100)
+    limit = query_int(request, "limit", 50, 1, cap=100)
     offset = query_int(request, "offset", 0, 0)
     resources = resources_of(request)
     params = {"category": category, "limit": limit, "offset": offset}

@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from api_shim.auth import optional_user, require_admin
+from api_shim.bodies import SESSION_MAX
 from api_shim.errors import ApiError
 from api_shim.guard import client_address, session_identity, user_identity
 from api_shim.params import INT32_MAX, body_int, body_str, json_body, path_id, query_int
@@ -28,7 +29,6 @@ from mediaq.jsonfmt import iso
 SMALL_BODY = 32 * 1024
 MAX_COMMENT_CHARS = 2000
 MAX_AUTHOR_CHARS = 100
-SESSION_MAX = 128
 MAX_UNKNOWN_DURATION_S = 24 * 3600
 
 MEDIA_STATE = (
@@ -171,7 +171,7 @@ async def list_comments(request: Request) -> JSONResponse:
     if not request.query_params.get("mediaId"):
         raise ApiError(400, "mediaId is required")
     media_id = query_int(request, "mediaId", 0, 1)
-    limit = query_int(request, "limit", 50, 1, 100)
+    limit = query_int(request, "limit", 50, 1, cap=100)
     offset = query_int(request, "offset", 0, 0)
     everything = _include_hidden(request)
     resources = resources_of(request)

@@ -40,7 +40,7 @@ def to_page(_: Request) -> RedirectResponse:
 def dashboard_data(request: Request) -> JSONResponse:
     """Everything the page shows, read in one snapshot transaction."""
     require_admin(request)
-    limit = query_int(request, "limit", PENDING_PER_CLASS, 1, 500)
+    limit = query_int(request, "limit", PENDING_PER_CLASS, 1, cap=500)
     settings: Settings = request.app.state.settings
     with request.app.state.sessions() as session, session.begin():
         session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))

@@ -11,10 +11,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from api_shim.auth import require_admin
+from api_shim.bodies import JOB_BODY, JobsBody, PipelineBody, validate
 from api_shim.errors import ApiError
 from api_shim.params import (
-    body_int,
-    body_str,
     json_body,
     path_id,
     query_choice,
@@ -23,7 +22,7 @@ from api_shim.params import (
 )
 from api_shim.serialize import ATTEMPT_COLUMNS, iso, job_to_json, row_to_json
 from mediaq.bulk import escape_like
-from mediaq.enqueue import MAX_UNIQUE_KEY, JobSpec, enqueue_job, enqueue_many
+from mediaq.enqueue import JobSpec, enqueue_job, enqueue_many
 from mediaq.errors import NotFound
 from mediaq.jobcontrol import cancel_job, retry_job
 from mediaq.jobcounts import count_jobs
@@ -34,34 +33,22 @@ from mediaq.pipelines import StepSpec, create_pipeline
 from mediaq.queueview import queue_overview
 from mediaq.settings import RESOURCE_CLASSES
 
-MAX_BULK = 10_000
-
 
 def _session(request: Request) -> Session:
     return request.app.state.sessions()
 
 
-def spec_from_body(body: dict[str, Any], cpu_only: bool = False) -> JobSpec:
-    """A JobSpec from an API body (camelCase), validated field by field."""
-    job_type = body_str(body, "type", required=True, max_length=100)
-    assert job_type is not None
-    if job_type not in JOB_TYPES:
-        raise ApiError(400, f"unknown job type {job_type!r}")
-    params = body.get("params") or {}
-    if not isinstance(params, dict):
-        raise ApiError(400, "params must be an object")
-    category = body_str(body, "resourceCategory", max_length=20)
-    if category is not None and category not in RESOURCE_CLASSES:
-        raise ApiError(400, f"resourceCategory must be one of: {', '.join(RESOURCE_CLASSES)}")
+def spec_of(job: Any, sent: dict[str, Any], cpu_only: bool) -> JobSpec:
+    """A JobSpec from a validated job body; params are kept as sent."""
     return JobSpec(
-        type=job_type,
-        params=params,
-        priority=body_int(body, "priority", 5, -1000, 1000) or 0,
-        resource_category=category,
-        vram_required=body_int(body, "vramRequired", None, 0, 16 * 1024 * 1024),
-        max_attempts=body_int(body, "maxAttempts", None, 1, 100),
+        type=job.type,
+        params=sent.get("params") or {},
+        priority=job.priority,
+        resource_category=job.resource_category,
+        vram_required=job.vram_required,
+        max_attempts=job.max_attempts,
         cpu_only=cpu_only,
-        unique_key=body_str(body, "uniqueKey", max_length=MAX_UNIQUE_KEY),
+        unique_key=job.unique_key,
     )
 
 
@@ -70,18 +57,14 @@ async def create_job(request: Request) -> JSONResponse:
     cpu_only = request.app.state.settings.cpu_only
     body = await json_body(request, max_bytes=16 * 1024 * 1024)
     if "jobs" in body:
-        items = body["jobs"]
-        if not isinstance(items, list) or not items:
-            raise ApiError(400, "jobs must be a non-empty array")
-        if len(items) > MAX_BULK:
-            raise ApiError(400, f"at most {MAX_BULK} jobs per call")
-        if not all(isinstance(item, dict) for item in items):
-            raise ApiError(400, "each entry of jobs must be an object")
-        specs = [spec_from_body(item, cpu_only) for item in items]
+        bulk = validate(JobsBody, body)
+        specs = [
+            spec_of(job, sent, cpu_only) for job, sent in zip(bulk.jobs, body["jobs"], strict=True)
+        ]
         with _session(request) as session, session.begin():
             ids = enqueue_many(session, specs)
         return JSONResponse({"jobIds": ids, "count": len(ids)}, status_code=201)
-    spec = spec_from_body(body, cpu_only)
+    spec = spec_of(validate(JOB_BODY, body), body, cpu_only)
     with _session(request) as session:
         with session.begin():
             job_id, created = enqueue_job(session, spec)
@@ -102,7 +85,7 @@ def list_jobs(request: Request) -> JSONResponse:
     status = query_choice(request, "status", [s.value for s in JobStatus], None)
     job_type = query_choice(request, "type", list(JOB_TYPES), None)
     category = query_choice(request, "resourceCategory", RESOURCE_CLASSES, None)
-    limit = query_int(request, "limit", 50, 1, 100)
+    limit = query_int(request, "limit", 50, 1, cap=100)
     offset = query_int(request, "offset", 0, 0)
     before = query_int(request, "before", 0, 0) or None
     needle = query_str(request, "q", max_length=200)
@@ -231,32 +214,22 @@ async def create_pipeline_route(request: Request) -> JSONResponse:
     require_admin(request)
     cpu_only = request.app.state.settings.cpu_only
     body = await json_body(request, max_bytes=1024 * 1024)
-    name = body_str(body, "name", required=True, max_length=200)
-    raw_steps = body.get("steps")
-    if not isinstance(raw_steps, list) or not raw_steps:
-        raise ApiError(400, "steps must be a non-empty array")
-    steps = []
-    for index, raw in enumerate(raw_steps):
-        if not isinstance(raw, dict):
-            raise ApiError(400, f"steps[{index}] must be an object")
-        spec = spec_from_body(raw, cpu_only)
-        depends = raw.get("dependsOn") or []
-        if not isinstance(depends, list):
-            raise ApiError(400, f"steps[{index}].dependsOn must be an array of step indexes")
-        steps.append(
-            StepSpec(
-                type=spec.type,
-                params=dict(spec.params),
-                depends_on=tuple(depends),
-                priority=spec.priority,
-                resource_category=spec.resource_category,
-                vram_required=spec.vram_required,
-                cpu_only=cpu_only,
-            )
+    pipeline = validate(PipelineBody, body)
+    steps = [
+        StepSpec(
+            type=step.type,
+            params=dict(sent.get("params") or {}),
+            depends_on=tuple(step.depends_on),
+            priority=step.priority,
+            resource_category=step.resource_category,
+            vram_required=step.vram_required,
+            cpu_only=cpu_only,
         )
+        for step, sent in zip(pipeline.steps, body["steps"], strict=True)
+    ]
     with _session(request) as session:
         with session.begin():
-            pipeline_id = create_pipeline(session, name or "", steps)
+            pipeline_id = create_pipeline(session, pipeline.name, steps)
         return JSONResponse(pipeline_json(session, pipeline_id), status_code=201)
 
 

@@ -14,6 +14,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from api_shim.bodies import (
+    SESSION_MAX,
+    FinishBody,
+    JobBody,
+    JobsBody,
+    MediaIdsBody,
+    PipelineBody,
+    SessionBody,
+    ViewBody,
+    WatchTimeBody,
+    components_of,
+    schema_of,
+)
 from api_shim.gallery import SORTS
 from api_shim.params import INT32_MAX
 from api_shim.reactions import REACTIONS
@@ -63,7 +76,11 @@ def query(name: str, schema: Schema, description: str = "") -> Schema:
 
 PATH_ID = {"name": "id", "in": "path", "required": True, "schema": ID_PARAM}
 LIMIT_OFFSET = [
-    query("limit", {"type": "integer", "minimum": 1}, "page size (values above 100 are capped)"),
+    query(
+        "limit",
+        {"type": "integer", "minimum": 1, "maximum": INT32_MAX},
+        "page size (values above 100 are capped)",
+    ),
     query("offset", {"type": "integer", "minimum": 0, "maximum": INT32_MAX}),
 ]
 BEARER: list[Schema] = [{"bearer": []}]
@@ -214,32 +231,9 @@ def op(
     return operation
 
 
-SESSION_BODY = obj({"sessionId": {"type": "string", "minLength": 1, "maxLength": 128}})
-OPTIONAL_SESSION = {"type": "string", "maxLength": 128}
-IDS_BODY = obj(
-    {
-        "ids": {
-            "type": "array",
-            "minItems": 1,
-            "maxItems": 1000,
-            "items": ID_PARAM,
-        },
-        "reason": {"type": "string", "maxLength": 500},
-    },
-    required=["ids"],
-)
-JOB_BODY = obj(
-    {
-        "type": {"type": "string", "enum": sorted(JOB_TYPES)},
-        "params": {"type": "object"},
-        "priority": {"type": "integer", "minimum": -1000, "maximum": 1000},
-        "resourceCategory": {"type": "string", "enum": list(RESOURCE_CLASSES)},
-        "vramRequired": {"type": "integer", "minimum": 0, "maximum": 16 * 1024 * 1024},
-        "maxAttempts": {"type": "integer", "minimum": 1, "maximum": 100},
-        "uniqueKey": {"type": "string", "minLength": 1, "maxLength": 200},
-    },
-    required=["type"],
-)
+BODY_MODELS = (
+    SessionBody, FinishBody, WatchTimeBody, ViewBody, MediaIdsBody, JobsBody, PipelineBody, JobBody
+)  # fmt: skip
 
 
 def file_op(summary: str, content_type: str) -> Schema:
@@ -322,14 +316,7 @@ def media_paths() -> dict[str, Schema]:
                 "(once per session per window; 429 past the rate limits)",
                 obj({"success": BOOL, "counted": BOOL, "minPlaySeconds": INT}),
                 params=[PATH_ID],
-                request=body(
-                    obj(
-                        {
-                            "sessionId": {"type": "string", "minLength": 1, "maxLength": 128},
-                            "playedSeconds": {"type": "number", "minimum": 0},
-                        }
-                    )
-                ),
+                request=body(schema_of(ViewBody)),
             )
         },
         "/api/media/public/{id}/upvote": {
@@ -337,7 +324,7 @@ def media_paths() -> dict[str, Schema]:
                 "Upvote (one per session)",
                 obj({"success": BOOL, "upvoted": BOOL, "upvoteCount": INT}),
                 params=[PATH_ID],
-                request=body(SESSION_BODY),
+                request=body(schema_of(SessionBody)),
             ),
             "delete": op(
                 "Remove this session's upvote",
@@ -350,7 +337,7 @@ def media_paths() -> dict[str, Schema]:
                 "Count a finished playback (once per session per window with a sessionId)",
                 obj({"success": BOOL, "counted": BOOL, "finishCount": INT}),
                 params=[PATH_ID],
-                request=body(obj({"sessionId": OPTIONAL_SESSION}, required=[]), required=False),
+                request=body(schema_of(FinishBody), required=False),
             )
         },
         "/api/media/public/{id}/watch-time": {
@@ -358,15 +345,7 @@ def media_paths() -> dict[str, Schema]:
                 "Add watch time in seconds (bounded by the video's duration)",
                 obj({"success": BOOL, "recorded": INT, "totalWatchTime": INT}),
                 params=[PATH_ID],
-                request=body(
-                    obj(
-                        {
-                            "seconds": {"type": "number", "minimum": 0},
-                            "sessionId": OPTIONAL_SESSION,
-                        },
-                        required=["seconds"],
-                    )
-                ),
+                request=body(schema_of(WatchTimeBody)),
             )
         },
         "/api/media/comments": {
@@ -392,7 +371,7 @@ def media_paths() -> dict[str, Schema]:
                         {
                             "mediaId": ID_PARAM,
                             "content": {"type": "string", "minLength": 1, "maxLength": 2000},
-                            "sessionId": OPTIONAL_SESSION,
+                            "sessionId": {"type": "string", "maxLength": SESSION_MAX},
                             "authorName": {"type": "string", "maxLength": 100},
                             "videoTimestamp": {"type": "integer", "minimum": 0},
                         },
@@ -516,7 +495,7 @@ def admin_paths() -> dict[str, Schema]:
                 "Lock public media in bulk (admin)",
                 obj({"success": BOOL, "locked": array(INT), "notFound": array(INT)}),
                 auth=True,
-                request=body(IDS_BODY),
+                request=body(schema_of(MediaIdsBody)),
             )
         },
         "/api/admin/media/unlock": {
@@ -524,7 +503,7 @@ def admin_paths() -> dict[str, Schema]:
                 "Unlock public media in bulk (admin)",
                 obj({"success": BOOL, "unlocked": array(INT), "notFound": array(INT)}),
                 auth=True,
-                request=body(IDS_BODY),
+                request=body(schema_of(MediaIdsBody)),
             )
         },
     }
@@ -544,7 +523,7 @@ SCHEDULE_BODY = obj(
         "cron": {"type": "string", "description": "5 fields: minute hour day month weekday"},
         "everySeconds": {"type": "integer", "minimum": 1},
         "timezone": {"type": "string", "default": "UTC"},
-        "job": JOB_BODY,
+        "job": schema_of(JobBody),
     },
     required=["name", "job"],
 )
@@ -647,7 +626,7 @@ def job_paths() -> dict[str, Schema]:
                 {"type": "object"},
                 status="201",
                 auth=True,
-                request=body(JOB_BODY),
+                request=body({"oneOf": [schema_of(JobBody), schema_of(JobsBody)]}),
             ),
             "get": op(
                 "List jobs",
@@ -689,24 +668,7 @@ def job_paths() -> dict[str, Schema]:
                 {"type": "object", "required": ["pipeline", "jobs"]},
                 status="201",
                 auth=True,
-                request=body(
-                    obj(
-                        {
-                            "name": {"type": "string", "minLength": 1, "maxLength": 200},
-                            "steps": {
-                                "type": "array",
-                                "minItems": 1,
-                                "items": {
-                                    **JOB_BODY,
-                                    "properties": {
-                                        **JOB_BODY["properties"],
-                                        "dependsOn": array({"type": "integer", "minimum": 0}),
-                                    },
-                                },
-                            },
-                        }
-                    )
-                ),
+                request=body(schema_of(PipelineBody)),
             )
         },
         "/api/pipelines/{id}": {
@@ -741,7 +703,7 @@ def openapi_document() -> Schema:
             "/openapi.json": {"get": op("This document", {"type": "object"})},
         },
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": SCHEMAS | components_of(*BODY_MODELS),
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
             },

@@ -13,15 +13,22 @@ from typing import Any
 from starlette.requests import Request
 
 from api_shim.errors import ApiError
+from mediaq.jobparams import INT32_MAX
+
+__all__ = ["INT32_MAX"]  # the routes' bound for ids and offsets, from the core
 
 MAX_BODY_BYTES = 64 * 1024
-INT32_MAX = 2**31 - 1
 
 
 def query_int(
-    request: Request, name: str, default: int, minimum: int = 0, maximum: int = INT32_MAX
+    request: Request,
+    name: str,
+    default: int,
+    minimum: int = 0,
+    maximum: int = INT32_MAX,
+    cap: int | None = None,
 ) -> int:
-    """An integer query parameter; ``limit``-style caps clamp to ``maximum``."""
+    """An integer query parameter within [minimum, maximum]; ``cap`` (a page size's) clamps."""
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default
@@ -29,9 +36,9 @@ def query_int(
         value = int(raw)
     except ValueError:
         raise ApiError(400, f"{name} must be an integer") from None
-    if value < minimum:
-        raise ApiError(400, f"{name} must be at least {minimum}")
-    return min(value, maximum)
+    if not minimum <= value <= maximum:
+        raise ApiError(400, f"{name} must be between {minimum} and {maximum}")
+    return value if cap is None else min(value, cap)
 
 
 def query_choice(

@@ -8,7 +8,6 @@ or through the view buffer; bad input is refused before any statement runs.
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Any
 
@@ -16,6 +15,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from api_shim.bodies import (
+    SESSION_MAX,
+    FinishBody,
+    SessionBody,
+    ViewBody,
+    WatchTimeBody,
+    read_body,
+)
 from api_shim.errors import ApiError
 from api_shim.gallery import (
     DEFAULT_LIMIT,
@@ -39,13 +46,12 @@ from api_shim.params import (
     query_str,
 )
 from api_shim.resources import Resources, resources_of
+from mediaq.jobparams import INT32_MAX
 from mediaq.settings import Settings
 from mediaq.viewbuffer import session_key
 
 SMALL_BODY = 16 * 1024
-SESSION_MAX = 128
 MAX_WATCH_S = 24 * 3600  # bound for a video whose duration is unknown
-INT32_MAX = 2**31 - 1
 
 CLOCK_SLACK_S = 1.0  # a player's report may arrive this much before the server's clock agrees
 UPVOTE_ROUTE = "POST /api/media/public/{id}/upvote"
@@ -96,7 +102,7 @@ def gallery_filter(request: Request) -> GalleryFilter:
         orientation=query_str(request, "orientation", 50),
         search=like_pattern(search) if search is not None else None,
         sort=query_choice(request, "sort", SORTS, DEFAULT_SORT) or DEFAULT_SORT,
-        limit=query_int(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
+        limit=query_int(request, "limit", DEFAULT_LIMIT, 1, cap=MAX_LIMIT),
         offset=query_int(request, "offset", 0, 0),
     )
 
@@ -195,8 +201,7 @@ async def _session_from(request: Request, body: dict[str, Any] | None) -> str:
 async def upvote(request: Request) -> JSONResponse:
     """One upvote per session: the unique constraint decides, the counter moves with the row."""
     media_id = path_id(request)
-    body = await json_body(request, SMALL_BODY)
-    session = body_str(body, "sessionId", required=True, max_length=SESSION_MAX)
+    session = (await read_body(request, SessionBody, SMALL_BODY)).session_id
     resources = resources_of(request)
     address, identity = client_address(request), session_identity(str(session))
     await resources.guard.limit(UPVOTE_ROUTE, "vote", address, identity)
@@ -242,16 +247,14 @@ async def remove_upvote(request: Request) -> JSONResponse:
     return JSONResponse({"success": True, "upvoted": False, "upvoteCount": count})
 
 
-def _optional_session(body: dict[str, Any]) -> str | None:
-    session = body_str(body, "sessionId", max_length=SESSION_MAX)
+def _optional_session(session: str | None) -> str | None:
     return session if session and session.strip() else None
 
 
 async def finish(request: Request) -> JSONResponse:
     """Count a finished playback; with a ``sessionId``, once per session per view window."""
     media_id = path_id(request)
-    body = await json_body(request, SMALL_BODY)
-    session = _optional_session(body)
+    session = _optional_session((await read_body(request, FinishBody, SMALL_BODY)).session_id)
     resources = resources_of(request)
     await resources.guard.limit(
         FINISH_ROUTE,
@@ -273,24 +276,13 @@ async def finish(request: Request) -> JSONResponse:
     return JSONResponse({"success": True, "counted": True, "finishCount": int(row[0])})
 
 
-def _watch_seconds(body: dict[str, Any]) -> int:
-    name = "seconds" if "seconds" in body else "watchTime"
-    value = body.get(name)
-    if value is None:
-        raise ApiError(400, "seconds is required")
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ApiError(400, f"{name} must be a number of seconds")
-    if value < 0:
-        raise ApiError(400, f"{name} must not be negative")
-    return min(int(value), INT32_MAX)
-
-
 async def watch_time(request: Request) -> JSONResponse:
     """Add watch time, never more than the video lasts (per request and per session window)."""
     media_id = path_id(request)
-    body = await json_body(request, SMALL_BODY)
-    seconds = _watch_seconds(body)
-    session = _optional_session(body)
+    body = await read_body(request, WatchTimeBody, SMALL_BODY)
+    given = body.seconds if body.seconds is not None else body.watch_time
+    seconds = min(int(given or 0), INT32_MAX)
+    session = _optional_session(body.session_id)
     resources = resources_of(request)
     await resources.guard.limit(
         WATCH_ROUTE,
@@ -316,17 +308,6 @@ async def watch_time(request: Request) -> JSONResponse:
     return JSONResponse({"success": True, "recorded": seconds, "totalWatchTime": int(row[0])})
 
 
-def _played_seconds(body: dict[str, Any]) -> float:
-    value = body.get("playedSeconds")
-    if value is None:
-        raise ApiError(400, "playedSeconds is required")
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ApiError(400, "playedSeconds must be a number of seconds")
-    if value < 0:
-        raise ApiError(400, "playedSeconds must not be negative")
-    return float(value)
-
-
 async def report_view(request: Request) -> JSONResponse:
     """The player's view: counted once it has played ``view_min_play_s`` (or the whole clip).
 
@@ -337,9 +318,8 @@ async def report_view(request: Request) -> JSONResponse:
     ``GET /api/media/public/{id}``.
     """
     media_id = path_id(request)
-    body = await json_body(request, SMALL_BODY)
-    session = body_str(body, "sessionId", required=True, max_length=SESSION_MAX)
-    played = _played_seconds(body)
+    body = await read_body(request, ViewBody, SMALL_BODY)
+    session, played = body.session_id, body.played_seconds
     resources = resources_of(request)
     address, identity = client_address(request), session_identity(str(session))
     await resources.guard.limit(VIEW_ROUTE, "view", address, identity)

@@ -75,7 +75,7 @@ def _list_sql(by_media: bool, by_user: bool) -> bytes:
 async def list_reactions(request: Request) -> JSONResponse:
     media_id = query_int(request, "mediaId", 0, 1) or None
     user_id = query_int(request, "userId", 0, 0) if request.query_params.get("userId") else None
-    limit = query_int(request, "limit", 50, 1, 100)
+    limit = query_int(request, "limit", 50, 1, cap=100)
     offset = query_int(request, "offset", 0, 0)
     params = {"media": media_id, "user": user_id, "limit": limit, "offset": offset}
     rows = await resources_of(request).fetch_all(

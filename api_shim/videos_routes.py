@@ -87,7 +87,7 @@ async def list_videos(request: Request) -> Response:
     require_admin(request)
     search = query_str(request, "search", 200)
     directory = query_choice(request, "directoryType", DIRECTORY_TYPES, None)
-    limit = query_int(request, "limit", 50, 1, 100)
+    limit = query_int(request, "limit", 50, 1, cap=100)
     offset = query_int(request, "offset", 0, 0)
     params = {
         "pattern": like_pattern(search) if search is not None else None,

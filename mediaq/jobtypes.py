@@ -9,10 +9,12 @@ imports the worker code. A caller may override the class and VRAM per job.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
+from pydantic_core import ErrorDetails
 
 from mediaq import jobparams as p
 from mediaq.errors import ValidationError
@@ -37,18 +39,19 @@ class JobType:
         try:
             return self.params.model_validate(params)
         except PydanticValidationError as exc:
-            raise ValidationError(describe_errors(exc, "params")) from None
+            raise ValidationError(describe_errors(exc.errors(), "params")) from None
 
 
-def describe_errors(exc: PydanticValidationError, prefix: str = "") -> str:
+def describe_errors(errors: Sequence[ErrorDetails], prefix: str = "") -> str:
     """One line per error, each naming its field: ``params.videoId: Input should be ...``."""
     parts = []
-    for error in exc.errors(include_url=False):
+    for error in errors:
         loc = ".".join(str(x) for x in (prefix, *error["loc"]) if x != "")
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "missing":
-            message = "is required"
-        parts.append(f"{loc}: {message}" if loc else message)
+            parts.append(f"{loc} is required")
+        else:
+            parts.append(f"{loc}: {message}" if loc else message)
     return "; ".join(parts)
 
 

@@ -23,4 +23,4 @@ def read_params(params: Any, model: type[P]) -> P:
     try:
         return model.model_validate(params)
     except ValidationError as exc:
-        raise InvalidParams(describe_errors(exc, "params")) from None
+        raise InvalidParams(describe_errors(exc.errors(), "params")) from None

@@ -186,7 +186,7 @@ def test_bad_params_and_missing_files_fail_permanently(settings: Settings) -> No
     # params the model refuses never reach a worker: refused at enqueue, no row written
     refused = [
         ("reencode_streaming", {"videoId": vid, "preset": "ludicrous"}, "params.preset"),
-        ("clip_generate", {"videoId": vid, "start": 0}, "params.duration: is required"),
+        ("clip_generate", {"videoId": vid, "start": 0}, "params.duration is required"),
         ("compile_quad", {"videoIds": [vid, vid, vid]}, "params.videoIds"),
         ("unpublish", {}, "mediaId or videoId"),
         ("unpublish", {"mediaId": "7"}, "params.mediaId"),

@@ -9,13 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from api_shim.admin_media_routes import media_ids
+from api_shim.bodies import MediaIdsBody, WatchTimeBody, validate
 from api_shim.errors import ApiError
 from api_shim.gallery import SORTS, GalleryFilter, SearchTotals, has_more, page_sql
 from api_shim.hotcache import HotCache
 from api_shim.middleware import origin_allowed
 from api_shim.params import like_pattern
-from api_shim.public_media_routes import _watch_seconds
 from api_shim.reactions import REACTIONS, format_video_time, reaction_config
 from mediaq.viewbuffer import session_key
 
@@ -109,26 +108,29 @@ def test_session_keys_are_fixed_size_and_distinct() -> None:
     assert len(keys) == 5 and {len(k) for k in keys} == {24}
 
 
-def test_media_ids_are_validated_and_folded() -> None:
-    assert media_ids({"ids": [3, 1, 3]}) == [1, 3]
+def test_media_ids_are_validated() -> None:
+    assert validate(MediaIdsBody, {"ids": [3, 1, 3]}).ids == [3, 1, 3]
     for bad in ([], None, ["1"], [0], [True], [2**31], list(range(1, 1002))):
         with pytest.raises(ApiError) as info:
-            media_ids({"ids": bad})
-        assert info.value.status_code == 400
+            validate(MediaIdsBody, {"ids": bad})
+        assert info.value.status_code == 400 and info.value.message.startswith("ids")
+    with pytest.raises(ApiError, match="x-unknown: Extra inputs"):
+        validate(MediaIdsBody, {"ids": [1], "x-unknown": 42})
 
 
 def test_watch_seconds_accepts_numbers_only() -> None:
-    assert _watch_seconds({"seconds": 12.9}) == 12
-    assert _watch_seconds({"watchTime": 5}) == 5
+    assert validate(WatchTimeBody, {"seconds": 12.9}).seconds == 12.9
+    assert validate(WatchTimeBody, {"watchTime": 5}).watch_time == 5
     for bad in (
         {},
         {"seconds": "5"},
         {"seconds": True},
         {"seconds": -1},
         {"seconds": float("nan")},
+        {"seconds": 1, "x-unknown": 1},
     ):
         with pytest.raises(ApiError):
-            _watch_seconds(bad)
+            validate(WatchTimeBody, bad)
 
 
 def test_hot_cache_expires_drops_and_stays_bounded() -> None:

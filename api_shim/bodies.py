@@ -1,0 +1,239 @@
+"""Request bodies as pydantic models: each one validates the request (unknown keys, types and
+bounds, a 400 naming the field) and is the schema ``/openapi.json`` shows for it.
+
+The pattern for a route: declare the body here, read it with ``await read_body(request,
+Model)``, and in ``api_shim.openapi`` document it with ``body(schema_of(Model))``. Keys are
+camelCase in JSON and snake_case in Python; values are strict (``"5"`` is not a number).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from functools import cache
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar, cast
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    create_model,
+    model_validator,
+)
+from pydantic import ValidationError as PydanticValidationError
+from pydantic.alias_generators import to_camel
+from pydantic_core import ErrorDetails
+from starlette.requests import Request
+
+from api_shim.errors import ApiError
+from api_shim.params import json_body
+from mediaq.enqueue import MAX_UNIQUE_KEY, MAX_VRAM_MIB, PRIORITY_MAX, PRIORITY_MIN
+from mediaq.jobparams import INT32_MAX
+from mediaq.jobtypes import JOB_TYPES, describe_errors
+from mediaq.pipelines import MAX_STEPS
+from mediaq.settings import RESOURCE_CLASSES
+
+SESSION_MAX = 128
+MAX_IDS = 1000  # media ids per bulk lock/unlock
+MAX_BULK = 10_000  # jobs per bulk enqueue
+
+B = TypeVar("B", bound=BaseModel)
+
+Id = Annotated[int, Field(ge=1, le=INT32_MAX)]
+SessionId = Annotated[str, StringConstraints(min_length=1, max_length=SESSION_MAX, pattern=r"\S")]
+OptionalSessionId = Annotated[str, StringConstraints(max_length=SESSION_MAX)]
+Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", strict=True, alias_generator=to_camel, populate_by_name=True, frozen=True
+    )
+
+
+class SessionBody(Body):
+    session_id: SessionId
+
+
+class FinishBody(Body):
+    session_id: OptionalSessionId | None = None
+
+
+class WatchTimeBody(Body):
+    seconds: Seconds | None = Field(None, description="seconds watched (required unless watchTime)")
+    watch_time: Seconds | None = Field(None, description="the seed's name for seconds")
+    session_id: OptionalSessionId | None = None
+
+    @model_validator(mode="after")
+    def needs_seconds(self) -> WatchTimeBody:
+        if self.seconds is None and self.watch_time is None:
+            raise ValueError("seconds is required")
+        return self
+
+
+class ViewBody(Body):
+    session_id: SessionId
+    played_seconds: Seconds
+
+
+class MediaIdsBody(Body):
+    ids: Annotated[list[Id], Field(min_length=1, max_length=MAX_IDS)]
+    reason: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+
+class JobOptions(Body):
+    """What every job body may set beside its type and params."""
+
+    priority: Annotated[int, Field(ge=PRIORITY_MIN, le=PRIORITY_MAX)] = 5
+    resource_category: Literal[RESOURCE_CLASSES] | None = None  # type: ignore[valid-type]
+    vram_required: Annotated[int, Field(ge=0, le=MAX_VRAM_MIB)] | None = None
+    max_attempts: Annotated[int, Field(ge=1, le=100)] | None = None
+    unique_key: (
+        Annotated[str, StringConstraints(min_length=1, max_length=MAX_UNIQUE_KEY)] | None
+    ) = None
+
+
+class StepOptions(Body):
+    priority: Annotated[int, Field(ge=PRIORITY_MIN, le=PRIORITY_MAX)] = 5
+    resource_category: Literal[RESOURCE_CLASSES] | None = None  # type: ignore[valid-type]
+    vram_required: Annotated[int, Field(ge=0, le=MAX_VRAM_MIB)] | None = None
+    depends_on: list[Annotated[int, Field(ge=0, lt=MAX_STEPS)]] = Field(
+        default_factory=list, description="indexes of earlier steps"
+    )
+
+
+def _per_type(base: type[Body], suffix: str) -> Any:
+    """One model per job type (``type`` a constant, ``params`` its model), as a union
+    discriminated on ``type``."""
+    members = []
+    for name, kind in JOB_TYPES.items():
+        required = any(f.is_required() for f in kind.params.model_fields.values())
+        params_field: Any = (kind.params, ...) if required else (kind.params | None, None)
+        members.append(
+            create_model(
+                f"{suffix}_{name}",
+                __base__=base,
+                type=(Literal[name], ...),  # type: ignore[arg-type]
+                params=params_field,
+            )
+        )
+    return Annotated[_union(members), Field(discriminator="type")]
+
+
+def _union(members: Sequence[type[BaseModel]]) -> Any:
+    union: Any = members[0]
+    for member in members[1:]:
+        union = union | member
+    return union
+
+
+if TYPE_CHECKING:
+    JobBody = Any
+    StepBody = Any
+else:
+    JobBody = _per_type(JobOptions, "Job")
+    StepBody = _per_type(StepOptions, "Step")
+
+
+class JobsBody(Body):
+    jobs: Annotated[list[JobBody], Field(min_length=1, max_length=MAX_BULK)]
+
+
+class PipelineBody(Body):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"\S")]
+    steps: Annotated[list[StepBody], Field(min_length=1, max_length=MAX_STEPS)]
+
+
+JOB_BODY = TypeAdapter(JobBody)
+
+
+# ---- validation ---------------------------------------------------------------------------
+def validate(model: Any, data: Any) -> Any:
+    """``data`` as ``model`` (a model class or a TypeAdapter), or ApiError(400) naming fields."""
+    try:
+        if isinstance(model, TypeAdapter):
+            return model.validate_python(data)
+        return model.model_validate(data)
+    except PydanticValidationError as exc:
+        raise ApiError(400, _message(exc)) from None
+
+
+def _message(exc: PydanticValidationError) -> str:
+    errors = exc.errors(include_url=False)
+    for error in errors:
+        if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            where = ".".join(str(x) for x in error["loc"])
+            known = ", ".join(sorted(JOB_TYPES))
+            return f"{where + '.' if where else ''}type must be one of: {known}"
+    # a discriminated member's location starts with its tag: drop it
+    cleaned = []
+    for error in errors:
+        loc = tuple(x for x in error["loc"] if not (isinstance(x, str) and x in JOB_TYPES))
+        cleaned.append({**error, "loc": loc})
+    return describe_errors(cast(list[ErrorDetails], cleaned))
+
+
+async def read_body(request: Request, model: type[B], max_bytes: int = 64 * 1024) -> B:
+    """The request's JSON body as ``model``; 400 naming each bad field, 413 when too big."""
+    result: B = validate(model, await json_body(request, max_bytes))
+    return result
+
+
+# ---- OpenAPI ------------------------------------------------------------------------------
+REF = "#/components/schemas/{model}"
+
+
+@cache
+def _schema_and_defs(model: Any) -> tuple[str, str]:
+    adapter = model if isinstance(model, TypeAdapter) else TypeAdapter(model)
+    schema = adapter.json_schema(ref_template=REF, by_alias=True)
+    defs = schema.pop("$defs", {})
+    return json.dumps(to_openapi30(schema)), json.dumps(
+        {name: to_openapi30(value) for name, value in defs.items()}
+    )
+
+
+def schema_of(model: Any) -> dict[str, Any]:
+    """The OpenAPI 3.0 schema of a body model; its nested models go to ``components``."""
+    schema, _ = _schema_and_defs(model)
+    result: dict[str, Any] = json.loads(schema)
+    return result
+
+
+def components_of(*models: Any) -> dict[str, Any]:
+    """The nested models of ``models`` for ``components.schemas``."""
+    found: dict[str, Any] = {}
+    for model in models:
+        found.update(json.loads(_schema_and_defs(model)[1]))
+    return found
+
+
+def to_openapi30(node: Any) -> Any:
+    """JSON Schema (as pydantic writes it) to the OpenAPI 3.0 dialect: ``nullable`` for a
+    null alternative, ``enum`` for ``const``, ``example`` for ``examples``."""
+    if isinstance(node, list):
+        return [to_openapi30(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {k: to_openapi30(v) for k, v in node.items() if k != "title"}
+    options = node.get("anyOf")
+    if isinstance(options, list) and {"type": "null"} in options:
+        rest = [o for o in options if o != {"type": "null"}]
+        node.pop("anyOf")
+        inner = rest[0] if len(rest) == 1 else {"anyOf": rest}
+        if "$ref" in inner:
+            inner = {"allOf": [inner]}
+        node = {**inner, **node, "nullable": True}
+        if node.get("default", 0) is None:
+            node.pop("default")
+    if "const" in node:
+        node["enum"] = [node.pop("const")]
+    if "examples" in node:
+        node["example"] = node.pop("examples")[0]
+    if "exclusiveMinimum" in node and not isinstance(node["exclusiveMinimum"], bool):
+        node["minimum"], node["exclusiveMinimum"] = node["exclusiveMinimum"], True
+    if "exclusiveMaximum" in node and not isinstance(node["exclusiveMaximum"], bool):
+        node["maximum"], node["exclusiveMaximum"] = node["exclusiveMaximum"], True
+    return node

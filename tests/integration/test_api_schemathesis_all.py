@@ -1,0 +1,45 @@
+"""Schemathesis's own runner with every check over the generated ``/openapi.json``.
+
+Every operation, every phase (examples, coverage, fuzzing, stateful links), with an admin
+token, on a database with some rows. Every check runs except ``positive_data_acceptance``:
+a business rule may refuse schema-valid input (a comment on locked media, a retry of a
+pending job). So: no 500, no response outside its schema, no 2xx for a request the
+schema forbids, an ``Allow`` header on every 405. Bounded by ``--max-examples``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import redis
+
+from mediaq.settings import Settings
+from tests.integration.apiharness import admin_headers, connect, insert_media, live_server
+
+MAX_EXAMPLES = 8
+
+
+def test_schemathesis_with_every_check(settings: Settings, redis_client: redis.Redis) -> None:
+    insert_media(settings, 3, duration_seconds=120, orientation="landscape")
+    with connect(settings) as conn:
+        conn.execute(
+            "INSERT INTO videos (path, filename, title, duration_seconds) "
+            "VALUES ('/lib/a.mp4', 'a.mp4', 'A', 60)"
+        )
+    with live_server(settings) as base:
+        auth = admin_headers(settings)["Authorization"]
+        argv = [
+            *(sys.executable, "-m", "schemathesis.cli", "run", f"{base}/openapi.json"),
+            *("--checks", "all", "--exclude-checks", "positive_data_acceptance"),
+            *("--max-examples", str(MAX_EXAMPLES), "--seed", "1", "--workers", "1"),
+            *("-H", f"Authorization: {auth}", "--suppress-health-check", "all"),
+            *("--generation-deterministic", "--no-color", "--max-failures", "50"),
+        ]
+        done = subprocess.run(
+            argv, capture_output=True, text=True, timeout=600, env=os.environ | {"NO_COLOR": "1"}
+        )
+    for key in redis_client.scan_iter(f"{settings.queue_prefix}:*"):
+        redis_client.delete(key)
+    assert done.returncode == 0, done.stdout[-20000:] + done.stderr[-2000:]
