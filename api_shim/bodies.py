@@ -20,6 +20,7 @@ from pydantic import (
     StringConstraints,
     TypeAdapter,
     create_model,
+    field_validator,
     model_validator,
 )
 from pydantic import ValidationError as PydanticValidationError
@@ -29,6 +30,7 @@ from starlette.requests import Request
 
 from api_shim.errors import ApiError
 from api_shim.params import json_body
+from api_shim.reactions import REACTIONS
 from mediaq.enqueue import MAX_UNIQUE_KEY, MAX_VRAM_MIB, PRIORITY_MAX, PRIORITY_MIN
 from mediaq.jobparams import INT32_MAX
 from mediaq.jobtypes import JOB_TYPES, describe_errors
@@ -36,14 +38,24 @@ from mediaq.pipelines import MAX_STEPS
 from mediaq.settings import RESOURCE_CLASSES
 
 SESSION_MAX = 128
+MAX_COMMENT_CHARS = 2000
+MAX_AUTHOR_CHARS = 100
 MAX_IDS = 1000  # media ids per bulk lock/unlock
 MAX_BULK = 10_000  # jobs per bulk enqueue
 
 B = TypeVar("B", bound=BaseModel)
 
 Id = Annotated[int, Field(ge=1, le=INT32_MAX)]
-SessionId = Annotated[str, StringConstraints(min_length=1, max_length=SESSION_MAX, pattern=r"\S")]
-OptionalSessionId = Annotated[str, StringConstraints(max_length=SESSION_MAX)]
+NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL
+NOT_BLANK = r"^[^\x00]*[^\x00\s][^\x00]*$"
+
+
+def text(max_length: int, min_length: int = 0, pattern: str = NO_NUL) -> Any:
+    return StringConstraints(min_length=min_length, max_length=max_length, pattern=pattern)
+
+
+SessionId = Annotated[str, text(SESSION_MAX, 1, NOT_BLANK)]
+OptionalSessionId = Annotated[str, text(SESSION_MAX)]
 Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
@@ -78,9 +90,46 @@ class ViewBody(Body):
     played_seconds: Seconds
 
 
+class CommentBody(Body):
+    """A comment: ``content`` (or the seed's ``body``); anonymous comments need a session."""
+
+    media_id: Id
+    content: Annotated[str, text(MAX_COMMENT_CHARS)] | None = None
+    body: Annotated[str, text(MAX_COMMENT_CHARS)] | None = None
+    session_id: OptionalSessionId | None = None
+    author_name: Annotated[str, text(MAX_AUTHOR_CHARS)] | None = None
+    video_timestamp: Annotated[int, Field(ge=0, le=INT32_MAX)] | None = None
+
+
+class HiddenBody(Body):
+    model_config = ConfigDict(json_schema_extra={"required": ["hidden"]})
+
+    hidden: bool = Field(None, validate_default=True)
+
+    @field_validator("hidden", mode="wrap")
+    @classmethod
+    def true_or_false(cls, value: Any, handler: Any) -> bool:
+        if not isinstance(value, bool):
+            raise ValueError("hidden must be true or false")
+        return value
+
+
+class ReactionBody(Body):
+    media_id: Id
+    reaction_type: str = Field(json_schema_extra={"enum": list(REACTIONS)})
+    video_timestamp: Annotated[int, Field(ge=0, le=INT32_MAX)]
+
+    @field_validator("reaction_type")
+    @classmethod
+    def known(cls, value: str) -> str:
+        if value not in REACTIONS:
+            raise ValueError("Invalid reaction type")
+        return value
+
+
 class MediaIdsBody(Body):
     ids: Annotated[list[Id], Field(min_length=1, max_length=MAX_IDS)]
-    reason: Annotated[str, StringConstraints(max_length=500)] | None = None
+    reason: Annotated[str, text(500)] | None = None
 
 
 class JobOptions(Body):
@@ -90,9 +139,7 @@ class JobOptions(Body):
     resource_category: Literal[RESOURCE_CLASSES] | None = None  # type: ignore[valid-type]
     vram_required: Annotated[int, Field(ge=0, le=MAX_VRAM_MIB)] | None = None
     max_attempts: Annotated[int, Field(ge=1, le=100)] | None = None
-    unique_key: (
-        Annotated[str, StringConstraints(min_length=1, max_length=MAX_UNIQUE_KEY)] | None
-    ) = None
+    unique_key: Annotated[str, text(MAX_UNIQUE_KEY, 1)] | None = None
 
 
 class StepOptions(Body):
@@ -142,7 +189,7 @@ class JobsBody(Body):
 
 
 class PipelineBody(Body):
-    name: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"\S")]
+    name: Annotated[str, text(200, 1, NOT_BLANK)]
     steps: Annotated[list[StepBody], Field(min_length=1, max_length=MAX_STEPS)]
 
 
@@ -228,6 +275,8 @@ def to_openapi30(node: Any) -> Any:
         node = {**inner, **node, "nullable": True}
         if node.get("default", 0) is None:
             node.pop("default")
+    if node.get("nullable") and isinstance(node.get("enum"), list) and None not in node["enum"]:
+        node["enum"] = [*node["enum"], None]
     if "const" in node:
         node["enum"] = [node.pop("const")]
     if "examples" in node:

@@ -18,17 +18,15 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from api_shim.auth import optional_user, require_admin
-from api_shim.bodies import SESSION_MAX
+from api_shim.bodies import CommentBody, HiddenBody, read_body
 from api_shim.errors import ApiError
 from api_shim.guard import client_address, session_identity, user_identity
-from api_shim.params import INT32_MAX, body_int, body_str, json_body, path_id, query_int
+from api_shim.params import path_id, query_int
 from api_shim.reactions import format_video_time
 from api_shim.resources import resources_of
 from mediaq.jsonfmt import iso
 
 SMALL_BODY = 32 * 1024
-MAX_COMMENT_CHARS = 2000
-MAX_AUTHOR_CHARS = 100
 MAX_UNKNOWN_DURATION_S = 24 * 3600
 
 MEDIA_STATE = (
@@ -101,9 +99,8 @@ def comment_json(
     }
 
 
-def _comment_text(body: dict[str, Any]) -> str:
-    name = "content" if "content" in body else "body"
-    text = body_str(body, name, max_length=MAX_COMMENT_CHARS)
+def _comment_text(body: CommentBody) -> str:
+    text = body.content if body.content is not None else body.body
     if text is None or not text.strip():
         raise ApiError(400, "content is required")
     return text.strip()
@@ -111,18 +108,16 @@ def _comment_text(body: dict[str, Any]) -> str:
 
 async def add_comment(request: Request) -> JSONResponse:
     user = optional_user(request)
-    body = await json_body(request, SMALL_BODY)
-    media_id = body_int(body, "mediaId", minimum=1, maximum=INT32_MAX, required=True)
-    assert media_id is not None
+    body = await read_body(request, CommentBody, SMALL_BODY)
+    media_id = body.media_id
     text = _comment_text(body)
-    session = body_str(body, "sessionId", max_length=SESSION_MAX)
+    session = body.session_id
     if user is None and (session is None or not session.strip()):
         raise ApiError(400, "sessionId is required")
-    author = body_str(body, "authorName", max_length=MAX_AUTHOR_CHARS)
-    author = author.strip() if author and author.strip() else None
+    author = body.author_name.strip() if body.author_name and body.author_name.strip() else None
     if author is None:
         author = f"User {user.id}" if user is not None else "Anonymous"
-    timestamp = body_int(body, "videoTimestamp", minimum=0, maximum=INT32_MAX)
+    timestamp = body.video_timestamp
     resources = resources_of(request)
     identity = user_identity(user.id) if user is not None else session_identity(str(session))
     address = client_address(request)
@@ -201,18 +196,11 @@ async def list_comments(request: Request) -> JSONResponse:
     )
 
 
-def _hidden_flag(body: dict[str, Any]) -> bool:
-    value = body.get("hidden")
-    if not isinstance(value, bool):
-        raise ApiError(400, "hidden must be true or false")
-    return value
-
-
 async def moderate_comment(request: Request) -> JSONResponse:
     """Hide or show one comment (admin): ``{"hidden": true|false}`` → the comment."""
     require_admin(request)
     comment_id = path_id(request)
-    hidden = _hidden_flag(await json_body(request, SMALL_BODY))
+    hidden = (await read_body(request, HiddenBody, SMALL_BODY)).hidden
     resources = resources_of(request)
     params = {"cid": comment_id}
     async with resources.pool.connection() as conn, conn.transaction():

@@ -15,12 +15,14 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from api_shim.bodies import (
-    SESSION_MAX,
+    CommentBody,
     FinishBody,
+    HiddenBody,
     JobBody,
     JobsBody,
     MediaIdsBody,
     PipelineBody,
+    ReactionBody,
     SessionBody,
     ViewBody,
     WatchTimeBody,
@@ -232,7 +234,8 @@ def op(
 
 
 BODY_MODELS = (
-    SessionBody, FinishBody, WatchTimeBody, ViewBody, MediaIdsBody, JobsBody, PipelineBody, JobBody
+    SessionBody, FinishBody, WatchTimeBody, ViewBody, MediaIdsBody, JobsBody, PipelineBody, JobBody,
+    CommentBody, HiddenBody, ReactionBody,
 )  # fmt: skip
 
 
@@ -366,18 +369,7 @@ def media_paths() -> dict[str, Schema]:
                 "Add a comment (auth optional; anonymous comments need a sessionId)",
                 obj({"success": BOOL, "comment": ref("Comment")}),
                 status="201",
-                request=body(
-                    obj(
-                        {
-                            "mediaId": ID_PARAM,
-                            "content": {"type": "string", "minLength": 1, "maxLength": 2000},
-                            "sessionId": {"type": "string", "maxLength": SESSION_MAX},
-                            "authorName": {"type": "string", "maxLength": 100},
-                            "videoTimestamp": {"type": "integer", "minimum": 0},
-                        },
-                        required=["mediaId", "content"],
-                    )
-                ),
+                request=body(schema_of(CommentBody)),
             ),
         },
         "/api/media/comments/{id}": {
@@ -385,7 +377,7 @@ def media_paths() -> dict[str, Schema]:
                 "Hide or show a comment (admin); hidden comments leave the list and commentCount",
                 obj({"success": BOOL, "comment": ref("Comment")}),
                 params=[PATH_ID],
-                request=body(obj({"hidden": BOOL}, required=["hidden"])),
+                request=body(schema_of(HiddenBody)),
                 auth=True,
             ),
             "delete": op(
@@ -414,15 +406,7 @@ def reaction_paths() -> dict[str, Schema]:
                 "Add a timestamped reaction (user JWT)",
                 obj({"success": BOOL, "reaction": ref("Reaction")}),
                 auth=True,
-                request=body(
-                    obj(
-                        {
-                            "mediaId": ID_PARAM,
-                            "reactionType": {"type": "string", "enum": list(REACTIONS)},
-                            "videoTimestamp": {"type": "integer", "minimum": 0},
-                        }
-                    )
-                ),
+                request=body(schema_of(ReactionBody)),
             ),
         },
         "/api/reactions/config": {

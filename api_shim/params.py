@@ -7,6 +7,7 @@ never reaches the database.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -18,6 +19,7 @@ from mediaq.jobparams import INT32_MAX
 __all__ = ["INT32_MAX"]  # the routes' bound for ids and offsets, from the core
 
 MAX_BODY_BYTES = 64 * 1024
+INTEGER = re.compile(r"-?[0-9]{1,20}")
 
 
 def query_int(
@@ -30,12 +32,11 @@ def query_int(
 ) -> int:
     """An integer query parameter within [minimum, maximum]; ``cap`` (a page size's) clamps."""
     raw = request.query_params.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(400, f"{name} must be an integer") from None
+    if not INTEGER.fullmatch(raw):
+        raise ApiError(400, f"{name} must be an integer")
+    value = int(raw)
     if not minimum <= value <= maximum:
         raise ApiError(400, f"{name} must be between {minimum} and {maximum}")
     return value if cap is None else min(value, cap)

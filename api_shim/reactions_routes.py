@@ -11,11 +11,12 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from api_shim.auth import require_user
+from api_shim.bodies import ReactionBody, read_body
 from api_shim.errors import ApiError
 from api_shim.guard import client_address, user_identity
 from api_shim.heatmap import MIN_REACTIONS, SEGMENTS, bin_counts, curve
-from api_shim.params import INT32_MAX, body_int, body_str, json_body, query_int
-from api_shim.reactions import REACTIONS, reaction_config, reaction_json
+from api_shim.params import INT32_MAX, query_int
+from api_shim.reactions import reaction_config, reaction_json
 from api_shim.resources import resources_of
 
 SMALL_BODY = 16 * 1024
@@ -32,13 +33,8 @@ RETURNING id, created_at"""
 
 async def add_reaction(request: Request) -> JSONResponse:
     user = require_user(request)
-    body = await json_body(request, SMALL_BODY)
-    media_id = body_int(body, "mediaId", minimum=1, maximum=INT32_MAX, required=True)
-    reaction_type = body_str(body, "reactionType", required=True, max_length=20)
-    if reaction_type not in REACTIONS:
-        raise ApiError(400, "Invalid reaction type")
-    timestamp = body_int(body, "videoTimestamp", minimum=0, maximum=INT32_MAX, required=True)
-    assert media_id is not None and timestamp is not None
+    body = await read_body(request, ReactionBody, SMALL_BODY)
+    media_id, reaction_type, timestamp = body.media_id, body.reaction_type, body.video_timestamp
     resources = resources_of(request)
     await resources.guard.limit(
         "POST /api/reactions", "reaction", client_address(request), user_identity(user.id)

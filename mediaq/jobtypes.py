@@ -48,7 +48,11 @@ def describe_errors(errors: Sequence[ErrorDetails], prefix: str = "") -> str:
     for error in errors:
         loc = ".".join(str(x) for x in (prefix, *error["loc"]) if x != "")
         message = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "missing":
+        if error["type"] == "value_error":  # our own validators' sentences name the field
+            parts.append(message)
+        elif error["type"] == "string_pattern_mismatch":
+            parts.append(f"{loc} must not be blank or hold NUL characters")
+        elif error["type"] == "missing":
             parts.append(f"{loc} is required")
         else:
             parts.append(f"{loc}: {message}" if loc else message)
