@@ -67,6 +67,8 @@ def array(items: Schema) -> Schema:
 
 
 def query(name: str, schema: Schema, description: str = "") -> Schema:
+    if "enum" in schema:  # an empty choice means "not given" (``api_shim.params.query_choice``)
+        schema = {**schema, "enum": [*schema["enum"], ""]}
     return {
         "name": name,
         "in": "query",
@@ -603,15 +605,20 @@ def job_paths() -> dict[str, Schema]:
     """The job API of SPEC §4 (``api_shim.jobs_routes``)."""
     # The job API is the engine's: shapes name their required keys and allow more.
     job = obj({"job": ref("Job")}, extra=True)
+    enqueue_op = op(
+        "Enqueue a job (or {jobs: [...]} in bulk); params are checked against the type's model",
+        {"type": "object"},
+        status="201",
+        auth=True,
+        request=body({"oneOf": [schema_of(JobBody), schema_of(JobsBody)]}),
+    )
+    enqueue_op["responses"]["200"] = {
+        "description": "a live job with the same uniqueKey exists: that job",
+        **json_content(job),
+    }
     return {
         "/api/jobs": {
-            "post": op(
-                "Enqueue a job (or {jobs: [...]} in bulk)",
-                {"type": "object"},
-                status="201",
-                auth=True,
-                request=body({"oneOf": [schema_of(JobBody), schema_of(JobsBody)]}),
-            ),
+            "post": enqueue_op,
             "get": op(
                 "List jobs",
                 obj({"jobs": array(ref("Job")), "pagination": ref("JobPagination")}, extra=True),
