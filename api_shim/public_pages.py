@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
-from api_shim.comments_routes import MAX_AUTHOR_CHARS, MAX_COMMENT_CHARS
+from api_shim.bodies import MAX_AUTHOR_CHARS, MAX_COMMENT_CHARS
 from api_shim.gallery import DEFAULT_LIMIT, DEFAULT_SORT, SORT_LABELS
 from api_shim.heatmap import SEGMENTS
 from api_shim.mediajson import MEDIA_DETAIL_JSON
