@@ -127,6 +127,12 @@ class ReactionBody(Body):
         return value
 
 
+class PauseBody(Body):
+    """Pause or resume a class, or one job type of it."""
+
+    type: Literal[tuple(JOB_TYPES)] | None = None  # type: ignore[valid-type]
+
+
 class MediaIdsBody(Body):
     ids: Annotated[list[Id], Field(min_length=1, max_length=MAX_IDS)]
     reason: Annotated[str, text(500)] | None = None

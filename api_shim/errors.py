@@ -54,13 +54,18 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 
 def allowed_methods(request: Request) -> list[str]:
-    """Every method some route serves at this path (a path may have one route per method)."""
-    methods: set[str] = set()
+    """Every method some route serves at this path (a path may have one route per method).
+
+    A literal path (``/api/jobs/bulk``) is answered by its own routes only, not by a
+    parameter route it also happens to match (``/api/jobs/{id}``)."""
+    literal: set[str] = set()
+    templated: set[str] = set()
     for route in request.app.router.routes:
         match, _ = route.matches(request.scope)
         if match is not Match.NONE:
-            methods |= set(getattr(route, "methods", None) or ())
-    return sorted(methods)
+            into = templated if getattr(route, "param_convertors", None) else literal
+            into |= set(getattr(route, "methods", None) or ())
+    return sorted(literal or templated)
 
 
 async def domain_error(_: Request, exc: Exception) -> Response:

@@ -87,7 +87,7 @@ def list_jobs(request: Request) -> JSONResponse:
     category = query_choice(request, "resourceCategory", RESOURCE_CLASSES, None)
     limit = query_int(request, "limit", 50, 1, cap=100)
     offset = query_int(request, "offset", 0, 0)
-    before = query_int(request, "before", 0, 0) or None
+    before = query_int(request, "before", 0, 1) or None
     needle = query_str(request, "q", max_length=200)
     query = select(Job)
     for column, value in (

@@ -21,6 +21,7 @@ from api_shim.bodies import (
     JobBody,
     JobsBody,
     MediaIdsBody,
+    PauseBody,
     PipelineBody,
     ReactionBody,
     SessionBody,
@@ -502,7 +503,7 @@ CLASS_PARAM = {
     "schema": {"type": "string", "enum": list(RESOURCE_CLASSES)},
 }
 NAME_PARAM = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
-PAUSE_BODY = obj({"type": {"type": "string", "enum": sorted(JOB_TYPES)}}, required=[])
+PAUSE_BODY = schema_of(PauseBody)
 SCHEDULE_BODY = obj(
     {
         "name": {"type": "string", "minLength": 1, "maxLength": 100},

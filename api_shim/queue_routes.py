@@ -7,7 +7,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from api_shim.auth import require_admin
-from api_shim.params import body_str, json_body
+from api_shim.bodies import PauseBody, read_body
 from mediaq import pauses
 
 
@@ -18,8 +18,7 @@ def _actor(request: Request) -> str:
 
 async def pause_route(request: Request) -> JSONResponse:
     actor = _actor(request)
-    body = await json_body(request)
-    job_type = body_str(body, "type", max_length=100)
+    job_type = (await read_body(request, PauseBody)).type
     with request.app.state.sessions() as session, session.begin():
         pause = pauses.pause(session, request.path_params["class"], job_type, actor)
     return JSONResponse({"paused": True, "pause": pause.to_json(), "reason": pause.reason()})
@@ -27,8 +26,7 @@ async def pause_route(request: Request) -> JSONResponse:
 
 async def resume_route(request: Request) -> JSONResponse:
     _actor(request)
-    body = await json_body(request)
-    job_type = body_str(body, "type", max_length=100)
+    job_type = (await read_body(request, PauseBody)).type
     with request.app.state.sessions() as session, session.begin():
         was_paused = pauses.resume(session, request.path_params["class"], job_type)
     return JSONResponse(

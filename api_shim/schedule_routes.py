@@ -14,7 +14,7 @@ from mediaq import schedules
 
 async def create_route(request: Request) -> JSONResponse:
     require_admin(request)
-    body = await json_body(request)
+    body = await json_body(request, max_bytes=1024 * 1024)  # a job's params may be long
     spec = schedules.parse_spec(body)
     with request.app.state.sessions() as session:
         with session.begin():
