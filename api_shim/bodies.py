@@ -130,7 +130,14 @@ class ReactionBody(Body):
 class PauseBody(Body):
     """Pause or resume a class, or one job type of it."""
 
-    type: Literal[tuple(JOB_TYPES)] | None = None  # type: ignore[valid-type]
+    type: str | None = Field(None, json_schema_extra={"enum": sorted(JOB_TYPES)})
+
+    @field_validator("type")
+    @classmethod
+    def known_type(cls, value: str | None) -> str | None:
+        if value is not None and value not in JOB_TYPES:
+            raise ValueError(f"type must be a job type, not {value!r}")
+        return value
 
 
 class MediaIdsBody(Body):

@@ -507,9 +507,13 @@ PAUSE_BODY = schema_of(PauseBody)
 SCHEDULE_BODY = obj(
     {
         "name": {"type": "string", "minLength": 1, "maxLength": 100},
-        "cron": {"type": "string", "description": "5 fields: minute hour day month weekday"},
-        "everySeconds": {"type": "integer", "minimum": 1},
-        "timezone": {"type": "string", "default": "UTC"},
+        "cron": {
+            "type": "string",
+            "nullable": True,
+            "description": "5 fields: minute hour day month weekday",
+        },
+        "everySeconds": {"type": "integer", "minimum": 1, "nullable": True},
+        "timezone": {"type": "string", "default": "UTC", "nullable": True},
         "job": schema_of(JobBody),
     },
     required=["name", "job"],

@@ -45,4 +45,4 @@ async def update_media(request: Request) -> Response:
     return Response('{"success":true,"media":' + row[0] + "}", media_type="application/json")
 
 
-ROUTES = [Route("/api/admin/media/{id}", update_media, methods=["PATCH"])]
+ROUTES = [Route("/api/admin/media/{id:int}", update_media, methods=["PATCH"])]

@@ -147,7 +147,7 @@ def test_cancel_and_retry(client: httpx.Client, admin: dict[str, str], settings:
     assert retried.status_code == 200 and retried.json()["job"]["status"] == "pending"
     assert client.post(f"/api/jobs/{job['id']}/retry", headers=admin).status_code == 409
     assert client.post("/api/jobs/999999/cancel", headers=admin).status_code == 404
-    assert client.get("/api/jobs/abc", headers=admin).status_code == 400
+    assert client.get("/api/jobs/abc", headers=admin).status_code == 404  # ids are integers
     assert client.get("/api/jobs/99999999999", headers=admin).status_code == 400
     assert status_counts(settings) == {"pending": 1}
 
