@@ -130,7 +130,7 @@ class ReactionBody(Body):
 class PauseBody(Body):
     """Pause or resume a class, or one job type of it."""
 
-    type: str | None = Field(None, json_schema_extra={"enum": sorted(JOB_TYPES)})
+    type: str | None = Field(None, json_schema_extra={"enum": [name for name in sorted(JOB_TYPES)]})
 
     @field_validator("type")
     @classmethod

@@ -137,8 +137,14 @@ class ScheduleSpec:
         )
 
 
+SCHEDULE_KEYS = frozenset({"name", "cron", "everySeconds", "timezone", "job"})
+
+
 def parse_spec(body: Mapping[str, Any]) -> ScheduleSpec:
     """Validate a schedule as the API and the CLI give it (camelCase)."""
+    unknown_keys = sorted(set(body) - SCHEDULE_KEYS)
+    if unknown_keys:
+        raise ValidationError(f"unknown schedule field {unknown_keys[0]!r}")
     name = body.get("name")
     if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
         raise ValidationError(f"name must be a non-empty string of at most {MAX_NAME} characters")
