@@ -153,7 +153,8 @@ def parse_spec(body: Mapping[str, Any]) -> ScheduleSpec:
     cron = body.get("cron")
     if cron is not None and not isinstance(cron, str):
         raise ValidationError("cron must be a string")
-    timezone = body.get("timezone") or "UTC"
+    timezone = body.get("timezone")
+    timezone = "UTC" if timezone is None or timezone == "" else timezone
     if not isinstance(timezone, str):
         raise ValidationError("timezone must be a string")
     rule = Rule(cron=cron, every_seconds=body.get("everySeconds"), timezone=timezone)
