@@ -10,11 +10,11 @@ from celery.signals import worker_init, worker_process_init
 
 from mediaq.celeryapp import create_celery
 from mediaq.db import dispose_engines
+from mediaq.lifeline import Lifeline
 from mediaq.proctree import die_with_parent
 from mediaq.settings import Settings
 from tasks.preflight import gpu_preflight
 from tasks.run_job import register_run_job
-from workers.lifeline import Lifeline
 
 settings = Settings.from_env()
 app = create_celery(settings)

@@ -47,7 +47,7 @@ class SupervisedWorker:
 
 def worker_specs(settings: Settings, gpu_uuids: list[tuple[int, str]]) -> list[WorkerSpec]:
     """The Celery workers this host runs for its classes and GPUs."""
-    # The workers know their daemon: they end themselves when it is gone (workers/lifeline).
+    # The workers know their daemon: they end themselves when it is gone (mediaq/lifeline).
     base = settings_to_env(settings) | {"MEDIAQ_DAEMON_PID": str(os.getpid())}
     specs: list[WorkerSpec] = []
     if "cpu" in settings.classes and settings.concurrency > 0:
@@ -213,7 +213,7 @@ class WorkerSupervisor:
     @staticmethod
     def _spawn(worker: SupervisedWorker) -> None:
         env = dict(os.environ) | worker.spec.env
-        # Killed by the kernel when the daemon dies, however it dies (workers/lifeline).
+        # Killed by the kernel when the daemon dies, however it dies (mediaq/lifeline).
         argv = with_parent_death_signal(celery_argv(worker.spec))
         worker.proc = subprocess.Popen(argv, env=env, start_new_session=True)
         worker.started_at = time.monotonic()

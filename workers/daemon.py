@@ -9,7 +9,7 @@ its GPU's UUID), and heartbeats GPU snapshots every ``heartbeat_interval_s``.
   are writable; otherwise it refuses to start, naming the setting to fix.
 - A host that stops heartbeating gets no new work; on a clean stop it says so at once.
 - Its Celery workers never outlive it: they die with it, and end themselves when it stays
-  frozen for longer than the heartbeat timeout (``workers/lifeline``).
+  frozen for longer than the heartbeat timeout (``mediaq/lifeline``).
 - The database may be away (restarted, unreachable): registering waits for it with
   backoff, and a beat that cannot reach it is skipped; nothing exits.
 - A GPU NVML reports lost is marked unhealthy in the same heartbeat (the scheduler excludes
@@ -31,11 +31,11 @@ from mediaq import transitions
 from mediaq.db import engine_for
 from mediaq.hostpaths import daemon_alive_file, preflight_socket
 from mediaq.library import check_library
+from mediaq.lifeline import touch
 from mediaq.settings import Settings
 from workers.celery_procs import WorkerSupervisor, worker_specs
 from workers.gpu_backend import GpuBackend, GpuSnapshot, open_backend
 from workers.hostregistry import heartbeat_host, mark_draining, mark_gone, register_host
-from workers.lifeline import touch
 from workers.preflight_service import PreflightService
 
 log = logging.getLogger(__name__)

@@ -34,11 +34,12 @@ def test_every_route_and_method_is_described() -> None:
     for module in MODULES:
         for route in module.ROUTES:
             assert isinstance(route, Route)
-            assert route.path in paths, route.path
+            path = re.sub(r":\w+}", "}", route.path)  # {id:int} is documented as {id}
+            assert path in paths, route.path
             for method in route.methods or ():
                 if method == "HEAD":
                     continue
-                assert method.lower() in paths[route.path], (method, route.path)
+                assert method.lower() in paths[path], (method, route.path)
 
 
 def test_every_reference_resolves_and_every_operation_documents_errors() -> None:

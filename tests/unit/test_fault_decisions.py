@@ -11,9 +11,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import exc as sa_exc
 
 from api_shim.errors import outage_dependency
+from mediaq.lifeline import verdict
 from scheduler.service import OUTAGES, outage_of
 from tasks.monitor import fence_due, self_fence_after_s
-from workers.lifeline import verdict
 
 
 def test_a_worker_lives_exactly_while_its_daemon_is_its_parent_and_fresh() -> None:
