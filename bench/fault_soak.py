@@ -2,8 +2,8 @@
 
     flock /tmp/mediaq-bench.lock .venv/bin/python -m bench.fault_soak --minutes 30
 
-The fleet of ``tests/faults`` (worker hosts in network namespaces, one with its clock 90 s
-ahead; two schedulers; scratch PostgreSQL and Redis of its own; needs root). Jobs: noop of
+The fleet of ``tests/faults`` (worker hosts in network namespaces; two schedulers;
+scratch PostgreSQL and Redis of its own; needs root). Jobs: noop of
 0.2-3 s, GIFs and thumbnails of a test clip, kept at a backlog of about 20. Every 10-20 s
 (``--every``) one fault, chosen at random: partition a host (from everything, from
 PostgreSQL only, from Redis only) and heal it, SIGSTOP/SIGCONT a host past the heartbeat
@@ -53,7 +53,7 @@ SETTINGS = Settings(
     cancel_poll_s=0.2,
     task_events=False,
 )
-SOAK_FAULTS = [f for f in FAULTS if f != "skewed_clock"]  # the skew is there all along
+SOAK_FAULTS = FAULTS
 BACKLOG = 20
 
 

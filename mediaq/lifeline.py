@@ -9,8 +9,8 @@ Three layers, each covering what the one before cannot:
 - a thread of the Celery main process checks twice a second that its parent is still the
   daemon that started it (the parent-death signal is lost if the daemon died before
   ``setpriv`` set it);
-- the daemon touches its *alive file* on every beat; a daemon frozen (SIGSTOP, a paused
-  VM, a deadlock) for longer than the heartbeat timeout is treated as dead.
+- the daemon marks its *alive file* with its monotonic clock twice a second; a daemon
+  frozen (SIGSTOP, a paused VM) for longer than the heartbeat timeout is treated as dead.
 
 On any of these the Celery worker kills its whole tree with SIGKILL: pool children, their
 jobs' process groups, itself. Jobs it ran are rescued by the scheduler when their heartbeat
@@ -52,17 +52,24 @@ def verdict(
 
 
 def file_age_s(path: Path) -> float | None:
-    """Seconds since ``path`` was last touched (one host, one clock), None when missing."""
+    """Seconds since the daemon last marked ``path``, None when missing or unreadable.
+
+    The file holds the daemon's ``time.monotonic()``: one host, one monotonic clock, so a
+    step of the wall clock (NTP, a skewed or faked clock) never makes a live daemon look
+    frozen, as comparing a file's mtime with ``time.time()`` would.
+    """
     try:
-        return max(0.0, time.time() - path.stat().st_mtime)
-    except OSError:
+        marked = float(path.read_text())
+    except (OSError, ValueError):
         return None
+    return max(0.0, time.monotonic() - marked)
 
 
 def touch(path: Path) -> None:
-    """Mark the daemon alive now."""
-    path.touch()
-    os.utime(path)
+    """Mark the daemon alive now (atomically: a reader never sees half a number)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(repr(time.monotonic()))
+    os.replace(tmp, path)
 
 
 def end_tree() -> None:

@@ -10,8 +10,7 @@ scratch PostgreSQL cluster and a scratch Redis that can be restarted and cut off
   partition takes the root end of the link down (both services) or drops one service's
   port with ``iptables`` inside the namespace; healing undoes it.
 - ``FaultFleet``: the whole system on those: two schedulers and the API in the root
-  namespace (loopback), worker hosts (``mediaq worker``) inside the namespaces, one of
-  them with its clock 90 s ahead (``faketime``).
+  namespace (loopback), worker hosts (``mediaq worker``) inside the namespaces.
 
 Everything is removed on exit, failed or not: processes by their pid, namespaces (their
 veth pairs go with them), the scratch cluster and Redis, the temporary folders. Names carry
@@ -46,8 +45,6 @@ from tests.faults.procs import alive, tree
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 NS_PREFIX = "mqf"
-CLOCK_SKEW = "+90s"
-FAKETIME_LIB = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1")
 
 
 def free_port() -> int:
@@ -304,7 +301,6 @@ class Host:
 
     netns: Netns
     settings: Settings
-    skewed: bool
     daemon: Proc
 
 
@@ -390,23 +386,14 @@ class FaultFleet:
 
     def _host(self, index: int, ns: Netns) -> Host:
         assert self.settings is not None and self.pg is not None and self.redis is not None
-        skewed = index == 1
         settings = replace(
             self.settings,
             host_name=f"fault-host-{index}",
             database_url=self.pg.url(ns.host_ip),
             redis_url=self.redis.url(ns.host_ip),
         ).validated()
-        # libfaketime straight in the environment (the ``faketime`` wrapper would stand
-        # between us and the daemon's pid): wall clock ahead, monotonic clock left alone
-        skew = (
-            {"LD_PRELOAD": str(FAKETIME_LIB), "FAKETIME": CLOCK_SKEW,
-             "FAKETIME_DONT_FAKE_MONOTONIC": "1", "FAKETIME_NO_CACHE": "1"}
-            if skewed
-            else {}
-        )  # fmt: skip
-        daemon = self._proc(f"host{index}", ["worker"], settings, ns.exec_prefix(), skew)
-        return Host(ns, settings, skewed, daemon)
+        daemon = self._proc(f"host{index}", ["worker"], settings, ns.exec_prefix())
+        return Host(ns, settings, daemon)
 
     def start_scheduler(self) -> Proc:
         assert self.settings is not None

@@ -130,11 +130,6 @@ def test_each_fault_alone_with_jobs_flowing(fleet: FaultFleet, fault: str) -> No
     )
     assert fleet.orphans() == []
     assert overlap.longest_s <= FENCE_BOUND_S
-    if fault == "skewed_clock":
-        ran_on = {r.host for r in fleet.query(
-            "SELECT DISTINCT host FROM job_status_audit WHERE job_id = ANY(:ids)"
-            " AND new_status = 'running'", ids=ids)}  # fmt: skip
-        assert "fault-host-1" in ran_on, ran_on
     # the fleet is whole again for the next fault: no process gave up on its own
     assert all(h.daemon.running() for h in fleet.hosts)
     assert len(fleet.schedulers) == 2 and all(s.running() for s in fleet.schedulers)

@@ -3,6 +3,9 @@ attempt fences itself, which dependency an error speaks of."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import psycopg
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -11,7 +14,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import exc as sa_exc
 
 from api_shim.errors import outage_dependency
-from mediaq.lifeline import verdict
+from mediaq.lifeline import file_age_s, touch, verdict
 from scheduler.service import OUTAGES, outage_of
 from tasks.monitor import fence_due, self_fence_after_s
 
@@ -67,3 +70,16 @@ def test_outages_are_named_by_the_dependency_that_is_down() -> None:
     for exc in (pg, wrapped, BrokerError("down"), RedisConnectionError("down")):
         assert isinstance(exc, OUTAGES)
     assert outage_of(pg) == "database" and outage_of(BrokerError("x")) == "broker"
+
+
+def test_the_alive_file_ages_on_the_monotonic_clock(tmp_path: Path) -> None:
+    alive = tmp_path / "daemon.alive"
+    assert file_age_s(alive) is None  # no file: the daemon is gone
+    touch(alive)
+    age = file_age_s(alive)
+    assert age is not None and 0 <= age < 1
+    os.utime(alive, (0, 0))  # a wall-clock step (or a skewed clock) changes nothing
+    age = file_age_s(alive)
+    assert age is not None and age < 1
+    alive.write_text("garbage")
+    assert file_age_s(alive) is None
