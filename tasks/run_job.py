@@ -49,28 +49,41 @@ class WorkerRuntime:
         self.settings = settings
         self.preflight = preflight
         self._monitor: AttemptMonitor | None = None
-        self._autocommit: Engine | None = None
+        self._claims: Engine | None = None
+        self._completions: Engine | None = None
 
     @property
     def engine(self) -> Engine:
         return engine_for(self.settings.database_url)
 
     @property
-    def autocommit(self) -> Engine:
-        """A connection of its own for the claim and a plain completion: autocommit (a
-        single-statement write is its own transaction, one round trip instead of BEGIN,
-        statement, COMMIT) with ``synchronous_commit`` off, so neither waits for its WAL
-        flush (README, "Choices": what a database crash can cost)."""
-        if self._autocommit is None:
-            self._autocommit = create_engine(
-                normalize_database_url(self.settings.database_url),
-                pool_size=1,
-                max_overflow=2,
-                pool_recycle=1800,
-                isolation_level="AUTOCOMMIT",
-                connect_args={"options": "-c synchronous_commit=off"},
-            )
-        return self._autocommit
+    def claims(self) -> Engine:
+        """A connection of its own for the claim: autocommit (a single-statement write is its
+        own transaction, one round trip instead of BEGIN, statement, COMMIT), durable. The
+        claim's new attempt number is the fencing token: were it lost in a database crash,
+        a second delivery could claim the same number while the first attempt still runs."""
+        if self._claims is None:
+            self._claims = self._single_statement_engine(durable=True)
+        return self._claims
+
+    @property
+    def completions(self) -> Engine:
+        """Autocommit for a plain completion, with ``synchronous_commit`` off, so it does not
+        wait for its WAL flush (README, "Choices": what a database crash can cost)."""
+        if self._completions is None:
+            self._completions = self._single_statement_engine(durable=False)
+        return self._completions
+
+    def _single_statement_engine(self, durable: bool) -> Engine:
+        options = {} if durable else {"options": "-c synchronous_commit=off"}
+        return create_engine(
+            normalize_database_url(self.settings.database_url),
+            pool_size=1,
+            max_overflow=2,
+            pool_recycle=1800,
+            isolation_level="AUTOCOMMIT",
+            connect_args=options,
+        )
 
     @property
     def monitor(self) -> AttemptMonitor:
@@ -120,13 +133,13 @@ def _with_reconnect(runtime: WorkerRuntime, write: Callable[[Connection], T]) ->
     """Run a single-statement write, once more on a fresh connection if the pooled one
     died (the database restarted since it was last used: SQLAlchemy then drops the pool)."""
     try:
-        with runtime.autocommit.connect() as conn:
+        with runtime.claims.connect() as conn:
             return write(conn)
     except DBAPIError as exc:
         if not exc.connection_invalidated:
             raise
         log.warning("database connection lost; writing again on a fresh one")
-    with runtime.autocommit.connect() as conn:
+    with runtime.claims.connect() as conn:
         return write(conn)
 
 
@@ -176,7 +189,7 @@ def _run_claimed(runtime: WorkerRuntime, ctx: JobContext) -> Outcome:
         detail = "".join(traceback.format_exception(exc, limit=-3)).strip()
         return _record_failure(runtime, ctx, detail, permanent=False)
     # A pipeline step resolves its pipeline in the same transaction as its outcome.
-    engine = runtime.engine if claim.pipeline_id is not None else runtime.autocommit
+    engine = runtime.engine if claim.pipeline_id is not None else runtime.completions
 
     def write() -> bool:
         with engine.begin() as conn:
