@@ -144,8 +144,19 @@ def run_inline(settings: Settings, job_type: str, params: dict[str, Any]) -> Inl
     with transaction(settings.database_url) as session:
         job_id = enqueue(session, JobSpec(job_type, params, resource_category="cpu"))
         session.execute(text("UPDATE jobs SET status = 'queued' WHERE id = :id"), {"id": job_id})
-    execute_job(WorkerRuntime(settings), job_id, 0)
+    execute_queued(settings, job_id)
     return job_row(settings, job_id)
+
+
+def execute_queued(settings: Settings, job_id: int) -> None:
+    """Run one queued job here, then close the runtime's own connections."""
+    runtime = WorkerRuntime(settings)
+    try:
+        execute_job(runtime, job_id, 0)
+    finally:
+        own = runtime._autocommit  # its autocommit engine lives as long as a worker process
+        if own is not None:
+            own.dispose()
 
 
 def job_row(settings: Settings, job_id: int) -> InlineRun:

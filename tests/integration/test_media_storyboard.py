@@ -11,11 +11,10 @@ from sqlalchemy import text
 
 from mediaq.db import transaction
 from mediaq.settings import Settings
-from tasks.run_job import WorkerRuntime, execute_job
 from tests.integration.apiharness import connect, live_server
 from tests.integration.browserharness import publish_file
 from tests.integration.fleet import query
-from tests.media_fixtures import make_video, run_inline
+from tests.media_fixtures import execute_queued, make_video, run_inline
 
 TRAVERSALS = [
     "..",
@@ -119,6 +118,6 @@ def test_publish_gives_a_product_its_own_name_picture_and_storyboard(settings: S
     assert job.params == {"mediaId": media.id} and pub.result["storyboardJobId"] == job.id
     with transaction(settings.database_url) as session:
         session.execute(text("UPDATE jobs SET status = 'queued' WHERE id = :id"), {"id": job.id})
-    execute_job(WorkerRuntime(settings), job.id, 0)
+    execute_queued(settings, job.id)
     [media] = query(settings, "SELECT storyboard_path FROM public_media")
     assert media.storyboard_path and Path(media.storyboard_path).is_file()
