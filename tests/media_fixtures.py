@@ -153,10 +153,11 @@ def execute_queued(settings: Settings, job_id: int) -> None:
     runtime = WorkerRuntime(settings)
     try:
         execute_job(runtime, job_id, 0)
-    finally:
-        own = runtime._autocommit  # its autocommit engine lives as long as a worker process
-        if own is not None:
-            own.dispose()
+    finally:  # its single-statement engines live as long as a worker process would
+        for name in ("_claims", "_completions", "_autocommit"):
+            own = getattr(runtime, name, None)
+            if own is not None:
+                own.dispose()
 
 
 def job_row(settings: Settings, job_id: int) -> InlineRun:
