@@ -39,3 +39,14 @@ def fake_gpu_state(host_name: str) -> Path:
 def daemon_alive_file(host_name: str, daemon_pid: int) -> Path:
     """The file a host daemon touches on every beat; its Celery workers watch its age."""
     return runtime_dir() / f"mediaq-{_slug(host_name)}-{daemon_pid}.alive"
+
+
+def daemon_alive_files(host_name: str) -> dict[int, Path]:
+    """Every alive file of ``host_name``'s daemons, by daemon pid."""
+    prefix = f"mediaq-{_slug(host_name)}-"
+    found: dict[int, Path] = {}
+    for path in runtime_dir().glob(f"{prefix}*.alive"):
+        pid = path.name[len(prefix) : -len(".alive")]
+        if pid.isdigit():
+            found[int(pid)] = path
+    return found

@@ -27,7 +27,7 @@ import threading
 import time
 from pathlib import Path
 
-from mediaq.hostpaths import daemon_alive_file
+from mediaq.hostpaths import daemon_alive_file, daemon_alive_files
 from mediaq.proctree import descendants_of
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,16 @@ def touch(path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(repr(time.monotonic()))
     os.replace(tmp, path)
+
+
+def remove_stale_alive_files(host_name: str) -> list[Path]:
+    """Alive files left by daemons of this host that were killed (they cannot clean up)."""
+    removed = []
+    for pid, path in daemon_alive_files(host_name).items():
+        if pid != os.getpid() and not Path(f"/proc/{pid}").exists():
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 def end_tree() -> None:

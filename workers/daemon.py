@@ -31,7 +31,7 @@ from mediaq import transitions
 from mediaq.db import engine_for
 from mediaq.hostpaths import daemon_alive_file, preflight_socket
 from mediaq.library import check_library
-from mediaq.lifeline import touch
+from mediaq.lifeline import remove_stale_alive_files, touch
 from mediaq.settings import Settings
 from workers.celery_procs import WorkerSupervisor, worker_specs
 from workers.gpu_backend import GpuBackend, GpuSnapshot, open_backend
@@ -160,6 +160,7 @@ class HostDaemon:
     def _keep_alive(self) -> None:
         """Touch the alive file from a thread of its own: a beat slowed by a database that
         hangs is no sign of a frozen daemon, a stopped process is (all its threads stop)."""
+        remove_stale_alive_files(self.settings.host_name)
         touch(self.alive)
         interval = min(ALIVE_INTERVAL_S, self.settings.heartbeat_interval_s)
 

@@ -14,7 +14,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import exc as sa_exc
 
 from api_shim.errors import outage_dependency
-from mediaq.lifeline import file_age_s, touch, verdict
+from mediaq.hostpaths import daemon_alive_file
+from mediaq.lifeline import file_age_s, remove_stale_alive_files, touch, verdict
 from scheduler.service import OUTAGES, outage_of
 from tasks.monitor import fence_due, self_fence_after_s
 
@@ -83,3 +84,17 @@ def test_the_alive_file_ages_on_the_monotonic_clock(tmp_path: Path) -> None:
     assert age is not None and age < 1
     alive.write_text("garbage")
     assert file_age_s(alive) is None
+
+
+def test_a_daemon_removes_the_alive_files_its_killed_predecessors_left() -> None:
+    host = f"stale-test-{os.getpid()}"
+    dead = daemon_alive_file(host, 2**22 + 7)  # above pid_max: never a live process
+    mine = daemon_alive_file(host, os.getpid())
+    touch(dead)
+    touch(mine)
+    try:
+        assert remove_stale_alive_files(host) == [dead]
+        assert not dead.exists() and mine.exists()
+    finally:
+        dead.unlink(missing_ok=True)
+        mine.unlink(missing_ok=True)
