@@ -74,6 +74,13 @@ class WorkerRuntime:
             self._completions = self._single_statement_engine(durable=False)
         return self._completions
 
+    def close(self) -> None:
+        """Close the claim and completion connections (a test or a process shutting down)."""
+        for engine in (self._claims, self._completions):
+            if engine is not None:
+                engine.dispose()
+        self._claims = self._completions = None
+
     def _single_statement_engine(self, durable: bool) -> Engine:
         options = {} if durable else {"options": "-c synchronous_commit=off"}
         return create_engine(

@@ -154,10 +154,7 @@ def execute_queued(settings: Settings, job_id: int) -> None:
     try:
         execute_job(runtime, job_id, 0)
     finally:  # its single-statement engines live as long as a worker process would
-        for name in ("_claims", "_completions", "_autocommit"):
-            own = getattr(runtime, name, None)
-            if own is not None:
-                own.dispose()
+        runtime.close()
 
 
 def job_row(settings: Settings, job_id: int) -> InlineRun:

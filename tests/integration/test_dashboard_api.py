@@ -189,9 +189,12 @@ def test_duplicate_deliveries_and_rescues_are_counted(
     redis_client.delete(counters_key(settings.queue_prefix))
     job = insert_job(settings, type="noop", status="queued", resource_category="cpu")
     runtime = WorkerRuntime(settings)
-    assert execute_job(runtime, job, 0).status == "completed"
-    assert execute_job(runtime, job, 0).status == "dropped"  # a second delivery
-    assert execute_job(runtime, job, 0).status == "dropped"
+    try:
+        assert execute_job(runtime, job, 0).status == "completed"
+        assert execute_job(runtime, job, 0).status == "dropped"  # a second delivery
+        assert execute_job(runtime, job, 0).status == "dropped"
+    finally:
+        runtime.close()
 
     # A queued job nobody claimed for longer than the claim timeout is published again.
     stale = insert_job(settings, type="noop", status="queued", resource_category="cpu")

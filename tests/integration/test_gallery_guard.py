@@ -359,7 +359,7 @@ def test_the_player_view_counts_only_after_the_minimum_play(
         bad = http.post(view, json={"sessionId": "p", "playedSeconds": -1})
         assert (bad.status_code, bad.json()) == (
             400,
-            {"error": "playedSeconds must not be negative"},
+            {"error": "playedSeconds: Input should be greater than or equal to 0"},
         )
         assert http.get(f"/api/media/public/{short}?countView=maybe").status_code == 400
         assert buffer.pending_views(redis_client, media) == 1

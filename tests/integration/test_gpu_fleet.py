@@ -90,7 +90,17 @@ def _random_gpu_jobs(count: int, seed: int) -> list[JobSpec]:
 def test_300_gpu_jobs_on_three_hosts_complete_and_no_gpu_is_ever_overcommitted(
     settings: Settings, tmp_path: Path
 ) -> None:
-    s = replace(settings, classes=GPU_ONLY, gpu_slots=6, nvenc_sessions=2)
+    # 24 GPU slots and three daemons share two cores here: generous liveness timeouts, so a
+    # starved heartbeat is not rescued (rescue has tests of its own); this test is about
+    # placement and the ledger.
+    s = replace(
+        settings,
+        classes=GPU_ONLY,
+        gpu_slots=6,
+        nvenc_sessions=2,
+        heartbeat_timeout_s=15.0,
+        host_timeout_s=15.0,
+    )
     with fleet(s, tmp_path, workers=3, worker_overrides=HOSTS):
         wait_for_workers(s, 3)
         wait_until(lambda: scalar(s, "SELECT count(*) FROM gpus") == 4, 30, what="4 GPUs")

@@ -14,5 +14,4 @@ def test_claims_wait_for_the_wal_flush_and_completions_do_not(settings: Settings
         assert conn.execute(text("SHOW synchronous_commit")).scalar_one() == "on"
     with runtime.completions.connect() as conn:
         assert conn.execute(text("SHOW synchronous_commit")).scalar_one() == "off"
-    runtime.claims.dispose()
-    runtime.completions.dispose()
+    runtime.close()
