@@ -56,6 +56,16 @@ def database_url(template_db: str) -> Iterator[str]:
 
 
 @pytest.fixture
+def empty_db() -> Iterator[str]:
+    """A database with no schema at all, for migrating up (and back) revision by revision."""
+    name = f"mq_e_{uuid.uuid4().hex[:12]}"
+    _admin(f"CREATE DATABASE {name}")
+    yield _url_for(name)
+    dispose_engines()
+    _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
 def redis_client() -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(REDIS_URL)
     client.ping()

@@ -7,13 +7,8 @@ admin signs in with a token. The screenshot is kept in ``artifacts/`` as a test 
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from api_shim.auth import mint_token
 from mediaq.db import transaction
@@ -21,36 +16,10 @@ from mediaq.enqueue import JobSpec, enqueue
 from mediaq.jobcontrol import cancel_job
 from mediaq.settings import Settings
 from tests.integration.apiharness import live_server
+from tests.integration.browserharness import browser, screenshot
 from tests.integration.fleet import fleet, scalar, wait_until
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
-        if os.environ.get("CI"):
-            pytest.fail("chromium is missing; scripts/bootstrap installs it")
-        pytest.skip("no chromium here (scripts/bootstrap installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+__all__ = ["browser"]  # the fixture
 
 
 def add_job(settings: Settings, spec: JobSpec) -> int:
@@ -112,8 +81,7 @@ def test_dashboard_shows_waiting_reason_and_vram_bar(
             expect(active).to_contain_text("running")
             expect(page.locator('#classes tr[data-class="gpu_ai"] .running')).to_have_text("1")
 
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+            screenshot(page, "dashboard.png")
 
             # Live: cancelling the running job frees the GPU; the page follows by itself.
             with transaction(settings.database_url) as session:

@@ -2,27 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-
 import psycopg
-import pytest
 from alembic import command
 
 from mediaq.db import dispose_engines
 from mediaq.migrate import alembic_config
-from tests.conftest import ADMIN_URL
-
-
-@pytest.fixture
-def empty_db() -> Iterator[str]:
-    name = f"mq_m7_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")  # type: ignore[arg-type]
-    yield f"{ADMIN_URL.rpartition('/')[0]}/{name}"
-    dispose_engines()
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")  # type: ignore[arg-type]
 
 
 def test_0007_adds_the_storyboard_and_keeps_every_item(empty_db: str) -> None:

@@ -4,25 +4,12 @@ finished ones; the new triggers keep attempts and counts; downgrade goes back cl
 from __future__ import annotations
 
 import importlib
-import uuid
-from collections.abc import Iterator
 
 import psycopg
 import pytest
 from alembic import command
 
-from mediaq.db import dispose_engines
 from mediaq.migrate import alembic_config
-from tests.conftest import _admin, _url_for
-
-
-@pytest.fixture
-def bare_url() -> Iterator[str]:
-    name = f"mq_mig_{uuid.uuid4().hex[:10]}"
-    _admin(f"CREATE DATABASE {name}")
-    yield _url_for(name)
-    dispose_engines()
-    _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def _counts(conn: psycopg.Connection) -> dict[tuple[str, str, str], int]:
@@ -34,17 +21,17 @@ def _counts(conn: psycopg.Connection) -> dict[tuple[str, str, str], int]:
     return {(c, t, s): int(n) for c, t, s, n in rows if n}
 
 
-def test_0004_upgrades_a_populated_database_and_back(bare_url: str) -> None:
-    config = alembic_config(bare_url)
+def test_0004_upgrades_a_populated_database_and_back(empty_db: str) -> None:
+    config = alembic_config(empty_db)
     command.upgrade(config, "0003")
-    with psycopg.connect(bare_url, autocommit=True) as conn:
+    with psycopg.connect(empty_db, autocommit=True) as conn:
         conn.execute(
             "INSERT INTO jobs (type, status, resource_category) "
             "SELECT 'noop', s, 'cpu' FROM unnest(ARRAY['pending','completed','completed',"
             "'failed','cancelled','running']) AS s"
         )
     command.upgrade(config, "0004")
-    with psycopg.connect(bare_url, autocommit=True) as conn:
+    with psycopg.connect(empty_db, autocommit=True) as conn:
         assert conn.execute("SELECT count(*) FROM jobs").fetchone() == (6,)
         assert _counts(conn) == {
             ("cpu", "noop", "completed"): 2,
@@ -77,24 +64,24 @@ def test_0004_upgrades_a_populated_database_and_back(bare_url: str) -> None:
         with pytest.raises(psycopg.errors.UniqueViolation):
             conn.execute("INSERT INTO jobs (type, unique_key) VALUES ('noop', 'k')")
     command.downgrade(config, "0003")
-    with psycopg.connect(bare_url, autocommit=True) as conn:
+    with psycopg.connect(empty_db, autocommit=True) as conn:
         assert conn.execute("SELECT count(*) FROM jobs").fetchone() == (5,)
         assert conn.execute("SELECT to_regclass('job_counts')").fetchone() == (None,)
     command.upgrade(config, "head")
-    with psycopg.connect(bare_url, autocommit=True) as conn:
+    with psycopg.connect(empty_db, autocommit=True) as conn:
         assert _counts(conn)[("cpu", "noop", "failed")] == 2
 
 
-def test_0006_counts_waits_of_first_attempts_and_back(bare_url: str) -> None:
-    config = alembic_config(bare_url)
+def test_0006_counts_waits_of_first_attempts_and_back(empty_db: str) -> None:
+    config = alembic_config(empty_db)
     command.upgrade(config, "0005")
-    with psycopg.connect(bare_url, autocommit=True) as conn:
+    with psycopg.connect(empty_db, autocommit=True) as conn:
         conn.execute(
             "INSERT INTO jobs (type, status, resource_category, created_at, started_at) "
             "VALUES ('noop', 'completed', 'cpu', now() - interval '3 s', now())"
         )
     command.upgrade(config, "0006")
-    with psycopg.connect(bare_url, autocommit=True) as conn:
+    with psycopg.connect(empty_db, autocommit=True) as conn:
         rows = conn.execute("SELECT le, n FROM job_wait_counts").fetchall()
         assert rows == [(5.0, 1)]  # 3 s falls in the le=5 bucket
         job_id = conn.execute(
@@ -120,7 +107,7 @@ def test_0006_counts_waits_of_first_attempts_and_back(bare_url: str) -> None:
         ).fetchall()
         assert attempts == [(1,), (2,)]
     command.downgrade(config, "0005")
-    with psycopg.connect(bare_url, autocommit=True) as conn:
+    with psycopg.connect(empty_db, autocommit=True) as conn:
         assert conn.execute("SELECT to_regclass('job_wait_counts')").fetchone() == (None,)
     command.upgrade(config, "head")
 
@@ -133,16 +120,16 @@ def test_wait_bounds_of_the_migration_are_the_metric_buckets() -> None:
     assert tuple(float(b) for b in bounds.split(",")) == WAIT_BUCKETS
 
 
-def test_0008_counts_a_big_statement_in_linear_time_and_folds(bare_url: str) -> None:
-    config = alembic_config(bare_url)
+def test_0008_counts_a_big_statement_in_linear_time_and_folds(empty_db: str) -> None:
+    config = alembic_config(empty_db)
     command.upgrade(config, "0007")
-    with psycopg.connect(bare_url, autocommit=True) as conn:
+    with psycopg.connect(empty_db, autocommit=True) as conn:
         conn.execute(
             "INSERT INTO jobs (type, status, completed_at) "
             "SELECT 'noop', 'completed', now() FROM generate_series(1, 5)"
         )
     command.upgrade(config, "0008")
-    with psycopg.connect(bare_url, autocommit=True) as conn:
+    with psycopg.connect(empty_db, autocommit=True) as conn:
         # one statement finishing 50,000 jobs of one kind: quadratic with an upsert per row
         conn.execute(
             "INSERT INTO jobs (type, status, completed_at) "
@@ -162,7 +149,7 @@ def test_0008_counts_a_big_statement_in_linear_time_and_folds(bare_url: str) -> 
         conn.execute("DELETE FROM jobs WHERE status = 'cancelled'")
         assert _counts(conn) == {("cpu", "noop", "completed"): 5}
     command.downgrade(config, "0007")
-    with psycopg.connect(bare_url, autocommit=True) as conn:
+    with psycopg.connect(empty_db, autocommit=True) as conn:
         assert _counts(conn) == {("cpu", "noop", "completed"): 5}
         assert conn.execute("SELECT to_regclass('job_count_deltas')").fetchone() == (None,)
     command.upgrade(config, "head")
