@@ -16,8 +16,8 @@ from mediaq.db import transaction
 from mediaq.enqueue import JobSpec, enqueue, enqueue_many
 from mediaq.settings import Settings
 from tests.integration.apiharness import live_server
+from tests.integration.browserharness import ARTIFACTS, browser  # noqa: F401 (fixture)
 from tests.integration.fleet import fleet, query, scalar, wait_for_workers, wait_until
-from tests.integration.test_dashboard import ARTIFACTS, browser  # noqa: F401 (fixture)
 from tests.media_fixtures import make_video
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from mediaq.settings import Settings, settings_to_env
-from tests.integration.test_dashboard import browser  # noqa: F401  (the fixture)
+from tests.integration.browserharness import browser  # noqa: F401  (the fixture)
 from tests.integration.uphelp import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
