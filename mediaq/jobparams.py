@@ -14,9 +14,18 @@ frame size, a thumbnail time) are ``None`` here and chosen by the handler.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
 from mediaq.models import DIRECTORY_TYPES
 
@@ -42,6 +51,8 @@ DEFAULT_PRESET = "veryfast"
 DEFAULT_CRF = 23
 DEFAULT_SCENE_THRESHOLD = 27.0
 DEFAULT_FPS = 30
+URL_SCHEMES = ("http", "https")
+MAX_URL_CHARS = 4096
 
 VideoId = Annotated[int, Field(ge=1, le=INT32_MAX, description="a video's id")]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=1000, pattern=r"\S")]
@@ -53,6 +64,31 @@ if TYPE_CHECKING:
 else:  # the tuples above, as JSON Schema enums
     Preset = Literal[X264_PRESETS]
     DirectoryType = Literal[DIRECTORY_TYPES]
+
+
+def http_url(url: str) -> str:
+    """``url`` stripped, when it is http(s) with a host; ValueError saying what is wrong
+    (``must be http or https, not 'ftp'``: the caller names the field).
+
+    The URL's shape only: checked at enqueue (``FetchParams``) and again on every redirect
+    hop of the download, where the destination's addresses are checked too.
+    """
+    url = url.strip()
+    if not url or len(url) > MAX_URL_CHARS:
+        raise ValueError(f"must be a non-empty string of at most {MAX_URL_CHARS} characters")
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in URL_SCHEMES:
+        raise ValueError(f"must be http or https, not {parts.scheme or 'none'!r}")
+    if not parts.hostname:
+        raise ValueError("has no host")
+    return url
+
+
+def _checked_url(url: str) -> str:
+    try:
+        return http_url(url)
+    except ValueError as exc:  # an error of its own type: the message gets the field's name
+        raise PydanticCustomError("http_url", str(exc)) from None
 
 
 def example(params: dict[str, Any]) -> ConfigDict:
@@ -212,7 +248,9 @@ class DigestParams(VideoParams):
 class FetchParams(JobParams):
     model_config = example({"url": "https://example.com/clip.mp4"})
 
-    url: PathText = Field(description="an http(s) URL (the scheme and host are checked on fetch)")
+    url: Annotated[PathText, AfterValidator(_checked_url)] = Field(
+        description="an http(s) URL with a host; where it resolves is checked on fetch"
+    )
 
 
 class AutoPublishParams(VideoParams):

@@ -11,10 +11,10 @@ from urllib.parse import unquote, urljoin, urlsplit
 import httpx
 
 from mediaq.errors import InvalidParams
+from mediaq.jobparams import http_url
 from tasks.media.labels import is_video_name
 from tasks.media.names import slugify
 
-ALLOWED_SCHEMES = ("http", "https")
 CHUNK_BYTES = 1 << 20
 TIMEOUT = httpx.Timeout(30.0, read=60.0)
 MAX_REDIRECTS = 5
@@ -36,15 +36,13 @@ class TooLarge(InvalidParams):
 
 
 def check_url(url: object) -> str:
-    """The URL when it is http(s) with a host; InvalidParams otherwise."""
-    if not isinstance(url, str) or not url.strip() or len(url) > 4096:
-        raise InvalidParams("url must be a non-empty string")
-    parts = urlsplit(url.strip())
-    if parts.scheme.lower() not in ALLOWED_SCHEMES:
-        raise InvalidParams(f"url must be http or https, not {parts.scheme or 'none'!r}")
-    if not parts.hostname:
-        raise InvalidParams("url has no host")
-    return url.strip()
+    """The URL when it is http(s) with a host (``http_url``); InvalidParams otherwise."""
+    if not isinstance(url, str):
+        raise InvalidParams("url must be a string")
+    try:
+        return http_url(url)
+    except ValueError as exc:
+        raise InvalidParams(f"url {exc}") from None
 
 
 def is_internal(address: str) -> bool:

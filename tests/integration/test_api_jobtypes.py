@@ -71,6 +71,18 @@ def test_the_reported_case_is_refused_before_any_row(
     assert scalar(settings, "SELECT count(*) FROM pipelines") == 0
 
 
+def test_a_fetch_url_of_the_wrong_shape_is_refused_at_enqueue(
+    client: httpx.Client, settings: Settings
+) -> None:
+    for url in ("ftp://x", "file:///etc/passwd", "https://"):
+        response = client.post("/api/jobs", json={"type": "fetch", "params": {"url": url}})
+        assert response.status_code == 400, (url, response.text)
+        assert response.json()["error"].startswith("params.url:"), url
+    assert jobs(settings) == 0
+    kept = client.post("/api/jobs", json={"type": "fetch", "params": {"url": "https://h/a.mp4"}})
+    assert kept.status_code == 201, kept.text
+
+
 def test_python_enqueue_and_the_cli_refuse_bad_params(settings: Settings) -> None:
     with (
         pytest.raises(ValidationError, match=r"params\.videoIds"),

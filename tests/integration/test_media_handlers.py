@@ -180,7 +180,6 @@ def test_bad_params_and_missing_files_fail_permanently(settings: Settings) -> No
     cases = [
         ("reencode_streaming", {"videoId": 999_999}, "does not exist"),
         ("generate_gif", {"videoId": vid, "start": 50}, "past the end"),
-        ("fetch", {"url": "ftp://example.com/x.mp4"}, "http or https"),
         ("scan", {"root": "/nonexistent/library"}, "not a directory"),
     ]
     # params the model refuses never reach a worker: refused at enqueue, no row written
@@ -190,6 +189,7 @@ def test_bad_params_and_missing_files_fail_permanently(settings: Settings) -> No
         ("compile_quad", {"videoIds": [vid, vid, vid]}, "params.videoIds"),
         ("unpublish", {}, "mediaId or videoId"),
         ("unpublish", {"mediaId": "7"}, "params.mediaId"),
+        ("fetch", {"url": "ftp://example.com/x.mp4"}, "params.url: must be http or https"),
     ]
     jobs_before = query(settings, "SELECT count(*) AS n FROM jobs")[0].n
     for job_type, params, message in refused:

@@ -51,6 +51,9 @@ def test_a_missing_or_mistyped_key_is_refused_by_name(
         ("unpublish", {}, "give mediaId or videoId"),
         ("noop", {"seconds": float("nan")}, "params.seconds"),
         ("noop", {"expectedSeconds": -1}, "params.expectedSeconds"),
+        ("fetch", {"url": "ftp://example.com/a.mp4"}, "params.url"),
+        ("fetch", {"url": "http:///a.mp4"}, "params.url"),
+        ("fetch", {"url": "example.com/a.mp4"}, "params.url"),
     ],
 )
 def test_bounds_and_unknown_keys_are_refused(name: str, params: dict[str, Any], named: str) -> None:
