@@ -204,3 +204,28 @@ def test_shared_media_page_moves_locks_and_moderates(
         m=media,
     )
     assert [(r.body, r.hidden) for r in left] == [("spam spam", True)]
+
+
+def test_each_admin_page_forgets_a_refused_token_and_signs_in_from_the_form(
+    settings: Settings,
+    browser: Any,  # noqa: F811
+) -> None:
+    from playwright.sync_api import expect
+
+    user = mint_token(settings, 2, "user")  # a valid token, but not an admin's: 403
+    admin = mint_token(settings, 1, "admin")
+    with live_server(settings) as base:
+        for path in ("/admin/jobs", "/admin/library", "/admin/shared"):
+            page = browser.new_page()
+            page.goto(f"{base}{path}#token={user}")
+            expect(page.locator("#login")).to_be_visible()
+            expect(page.locator("#login-error")).to_be_visible()
+            expect(page.locator("#app")).to_be_hidden()
+            assert page.evaluate("localStorage.getItem('mediaq.adminToken')") is None, path
+            assert "token=" not in page.url, path
+            page.fill("#token", admin)
+            page.click("#login button[type=submit]")
+            expect(page.locator("#app")).to_be_visible()
+            expect(page.locator("#login")).to_be_hidden()
+            assert page.evaluate("localStorage.getItem('mediaq.adminToken')") == admin, path
+            page.close()

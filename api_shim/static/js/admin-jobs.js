@@ -1,11 +1,10 @@
 // The admin jobs page: filters, live progress, per-row and bulk cancel/retry/delete (with a
 // confirmation naming how many), pause/resume per class, and a job's detail.
-import { api, ApiError, storedToken, forgetToken, ADMIN_TOKEN_KEY } from "./api.js";
+import { adminSession, signInRefused } from "./api.js";
 import { $, el, clear } from "./dom.js";
 
 const REFRESH_MS = 1500;
 const CLASSES = ["cpu", "gpu_encode", "gpu_ai"];
-let token = null;
 let jobs = [];
 let total = 0;
 let before = null; // keyset: the pages below the first
@@ -34,23 +33,8 @@ function bulkFilter() {
   return out;
 }
 
-function call(path, options = {}) {
-  return api(path, { ...options, token }).catch((error) => {
-    if (error instanceof ApiError && (error.status === 401 || error.status === 403)) {
-      forgetToken(ADMIN_TOKEN_KEY);
-      showLogin(error.message);
-    }
-    throw error;
-  });
-}
-
-function showLogin(message) {
-  $("app").hidden = true;
-  $("login").hidden = false;
-  $("login-error").hidden = !message;
-  $("login-error").textContent = message || "";
-  clearTimeout(timer);
-}
+const session = adminSession(refresh, { onSignOut: () => clearTimeout(timer) });
+const call = session.call;
 
 function notice(text, isError = false) {
   $("notice").textContent = text;
@@ -70,7 +54,7 @@ async function refresh() {
     drawRows(list);
     if (detailId !== null) await drawDetail(detailId);
   } catch (error) {
-    if (!(error instanceof ApiError && error.status === 401)) notice(error.message, true);
+    if (!signInRefused(error)) notice(error.message, true);
   }
   if (!$("app").hidden) timer = setTimeout(refresh, REFRESH_MS);
 }
@@ -271,22 +255,6 @@ async function more() {
   drawRows({ pagination: { ...page.pagination, total } });
 }
 
-function start() {
-  token = storedToken(ADMIN_TOKEN_KEY);
-  if (!token) {
-    showLogin("");
-    return;
-  }
-  $("login").hidden = true;
-  $("app").hidden = false;
-  refresh();
-}
-
-$("login").addEventListener("submit", (event) => {
-  event.preventDefault();
-  localStorage.setItem(ADMIN_TOKEN_KEY, $("token").value.trim());
-  start();
-});
 $("filters").addEventListener("submit", (event) => {
   event.preventDefault();
   selected = new Set();
@@ -311,4 +279,4 @@ $("confirm-no").addEventListener("click", () => {
   pending = null;
 });
 $("more").addEventListener("click", more);
-start();
+session.start();

@@ -1,29 +1,18 @@
 // The admin library page: video grid with thumbnails, filter by directory type, search by
 // file name, bulk lock/unlock of the selection's public items, and jobs enqueued for the
 // selection, shown as they run.
-import { api, ApiError, storedToken, forgetToken, ADMIN_TOKEN_KEY } from "./api.js";
+import { adminSession } from "./api.js";
 import { $, el, clear } from "./dom.js";
 
 const POLL_MS = 1000;
 const FINISHED = ["completed", "failed", "cancelled"];
-let token = null;
 let videos = [];
 const selected = new Set();
 const tracked = new Map(); // job id -> {job, label}
 let poller = null;
 
-function call(path, options = {}) {
-  return api(path, { ...options, token }).catch((error) => {
-    if (error instanceof ApiError && (error.status === 401 || error.status === 403)) {
-      forgetToken(ADMIN_TOKEN_KEY);
-      $("app").hidden = true;
-      $("login").hidden = false;
-      $("login-error").hidden = false;
-      $("login-error").textContent = error.message;
-    }
-    throw error;
-  });
-}
+const session = adminSession(() => load());
+const call = session.call;
 
 function notice(text, isError = false) {
   $("notice").textContent = text;
@@ -33,7 +22,7 @@ function notice(text, isError = false) {
 async function thumbnail(video, img) {
   if (!video.hasThumbnail) return;
   const response = await fetch(`/api/admin/videos/${video.id}/thumbnail`, {
-    headers: { Authorization: "Bearer " + token },
+    headers: { Authorization: "Bearer " + session.token() },
   });
   if (response.ok) img.src = URL.createObjectURL(await response.blob());
 }
@@ -163,22 +152,6 @@ async function lock(locking) {
   }
 }
 
-function start() {
-  token = storedToken(ADMIN_TOKEN_KEY);
-  if (!token) {
-    $("login").hidden = false;
-    return;
-  }
-  $("login").hidden = true;
-  $("app").hidden = false;
-  load();
-}
-
-$("login").addEventListener("submit", (event) => {
-  event.preventDefault();
-  localStorage.setItem(ADMIN_TOKEN_KEY, $("token").value.trim());
-  start();
-});
 $("filters").addEventListener("submit", (event) => {
   event.preventDefault();
   load();
@@ -186,4 +159,4 @@ $("filters").addEventListener("submit", (event) => {
 $("enqueue").addEventListener("click", enqueue);
 $("lock").addEventListener("click", () => lock(true));
 $("unlock").addEventListener("click", () => lock(false));
-start();
+session.start();

@@ -1,22 +1,11 @@
 // The shared media page: public items with their engagement, category change, lock/unlock
 // with a reason, and each item's comments with hide/show/delete.
-import { api, ApiError, storedToken, forgetToken, ADMIN_TOKEN_KEY } from "./api.js";
+import { adminSession } from "./api.js";
 import { $, el, clear, formatDuration } from "./dom.js";
 
-let token = null;
 
-function call(path, options = {}) {
-  return api(path, { ...options, token }).catch((error) => {
-    if (error instanceof ApiError && (error.status === 401 || error.status === 403)) {
-      forgetToken(ADMIN_TOKEN_KEY);
-      $("app").hidden = true;
-      $("login").hidden = false;
-      $("login-error").hidden = false;
-      $("login-error").textContent = error.message;
-    }
-    throw error;
-  });
-}
+const session = adminSession(() => load());
+const call = session.call;
 
 function notice(text, isError = false) {
   $("notice").textContent = text;
@@ -116,24 +105,8 @@ async function showComments(item) {
   }
 }
 
-function start() {
-  token = storedToken(ADMIN_TOKEN_KEY);
-  if (!token) {
-    $("login").hidden = false;
-    return;
-  }
-  $("login").hidden = true;
-  $("app").hidden = false;
-  load();
-}
-
-$("login").addEventListener("submit", (event) => {
-  event.preventDefault();
-  localStorage.setItem(ADMIN_TOKEN_KEY, $("token").value.trim());
-  start();
-});
 $("filters").addEventListener("submit", (event) => {
   event.preventDefault();
   load();
 });
-start();
+session.start();

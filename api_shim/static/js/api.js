@@ -61,3 +61,54 @@ export function forgetToken(key) {
 
 export const USER_TOKEN_KEY = "mediaq.userToken";
 export const ADMIN_TOKEN_KEY = "mediaq.adminToken";
+
+// An answer that means the admin token is missing, expired or not an admin's.
+export function signInRefused(error) {
+  return error instanceof ApiError && (error.status === 401 || error.status === 403);
+}
+
+// The admin pages' sign-in, in one place: the token kept in this browser (given once as
+// #token=... or typed into the page's #login form), API calls that carry it, and on a 401 or
+// 403 the token forgotten and the form shown again with the answer's message. `run` draws
+// the page once signed in; `onSignOut` stops what the page keeps doing (a refresh timer).
+// Returns {start, call, token}: `start()` signs in (or shows the form), `call` is `api` with
+// the token, `token()` the token itself.
+export function adminSession(run, { onSignOut } = {}) {
+  let token = null;
+  const byId = (id) => document.getElementById(id);
+  function showLogin(message) {
+    byId("app").hidden = true;
+    byId("login").hidden = false;
+    byId("login-error").hidden = !message;
+    byId("login-error").textContent = message || "";
+    if (onSignOut) onSignOut();
+  }
+  function start() {
+    token = storedToken(ADMIN_TOKEN_KEY);
+    if (!token) {
+      showLogin("");
+      return;
+    }
+    byId("login").hidden = true;
+    byId("app").hidden = false;
+    run();
+  }
+  byId("login").addEventListener("submit", (event) => {
+    event.preventDefault();
+    localStorage.setItem(ADMIN_TOKEN_KEY, byId("token").value.trim());
+    start();
+  });
+  return {
+    start,
+    token: () => token,
+    call(path, options = {}) {
+      return api(path, { ...options, token }).catch((error) => {
+        if (signInRefused(error)) {
+          forgetToken(ADMIN_TOKEN_KEY);
+          showLogin(error.message);
+        }
+        throw error;
+      });
+    },
+  };
+}
