@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError
 
 from mediaq.errors import ConfigError, Conflict, MediaqError, NotFound
 from mediaq.logging_setup import configure_logging
-from mediaq.settings import RESOURCE_CLASSES, Settings, parse_classes, parse_fake_gpus
+from mediaq.settings import RESOURCE_CLASSES, Settings, declared, field_type, parse_value
 from ops import exitcodes
 
 Command = Callable[[argparse.Namespace, Settings], int]
@@ -224,6 +224,28 @@ def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def setting_flag(parser: argparse.ArgumentParser, field_name: str, *aliases: str) -> None:
+    """The declared flag of a setting (``mediaq.settings``): its value parsed and bounded as
+    the variable's, its help the declaration's line; given, it overrides the environment."""
+    d = declared(field_name)
+    names = (d.flag, *aliases)
+    help_text = f"{d.doc} ({d.env})".replace("%", "%%")
+    if field_type(field_name) is bool:
+        parser.add_argument(
+            *names, dest=field_name, action="store_true", default=None, help=help_text
+        )
+        return
+
+    def parse(raw: str) -> object:
+        try:
+            return parse_value(field_name, raw)
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parse.__name__ = field_name  # argparse names the type in its error
+    parser.add_argument(*names, dest=field_name, type=parse, help=help_text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mediaq",
@@ -232,31 +254,22 @@ def build_parser() -> argparse.ArgumentParser:
         + "; ".join(f"{code} {meaning}" for code, meaning in exitcodes.EXIT_CODES.items()),
     )
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--database-url", dest="database_url")
-    common.add_argument("--redis-url", dest="redis_url")
+    setting_flag(common, "database_url")
+    setting_flag(common, "redis_url")
     common.add_argument("-v", "--verbose", action="store_true")
-    common.add_argument(
-        "--json-logs",
-        dest="json_logs",
-        action="store_true",
-        default=None,
-        help="log one JSON object per line (MEDIAQ_JSON_LOGS)",
-    )
+    setting_flag(common, "json_logs")
     sub = parser.add_subparsers(dest="command", required=True)
 
     sub.add_parser("migrate", parents=[common], help="bring the database to the newest schema")
     api = sub.add_parser("api", parents=[common], help="the HTTP shim")
-    api.add_argument("--port", dest="api_port", type=int)
-    api.add_argument("--host", dest="api_host")
+    setting_flag(api, "api_port")
+    setting_flag(api, "api_host")
     sched = sub.add_parser("scheduler", parents=[common], help="admission, dispatch, rescue")
-    sched.add_argument("--tick", dest="scheduler_tick_s", type=float)
+    setting_flag(sched, "scheduler_tick_s")
     worker = sub.add_parser("worker", parents=[common], help="the host daemon")
-    worker.add_argument("--host", dest="host_name")
-    worker.add_argument("--classes", type=parse_classes)
-    worker.add_argument("--concurrency", type=int)
-    worker.add_argument("--gpu-slots", dest="gpu_slots", type=int)
-    worker.add_argument("--nvenc-sessions", dest="nvenc_sessions", type=int)
-    worker.add_argument("--fake-gpus", dest="fake_gpus", type=parse_fake_gpus)
+    setting_flag(worker, "host_name", "--host")
+    for name in ("classes", "concurrency", "gpu_slots", "nvenc_sessions", "fake_gpus"):
+        setting_flag(worker, name)
     flower = sub.add_parser("flower", parents=[common], help="Flower on the same broker")
     flower.add_argument("--port", type=int, default=5555)
     flower.add_argument("--address", default="0.0.0.0")
@@ -306,13 +319,12 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--role", default="admin")
     token.add_argument("--ttl", type=int, default=24 * 3600)
     up = sub.add_parser("up", parents=[common], help="everything on one machine, one tree")
-    up.add_argument("--port", dest="api_port", type=int)
+    setting_flag(up, "api_port")
     up.add_argument("--flower-port", dest="flower_port", type=int, default=5555)
     up.add_argument("--no-flower", dest="no_flower", action="store_true")
     up.add_argument("--no-worker", dest="no_worker", action="store_true")
-    up.add_argument("--host-name", dest="host_name", help="worker host name (MEDIAQ_HOST)")
-    up.add_argument("--concurrency", type=int)
-    up.add_argument("--fake-gpus", dest="fake_gpus", type=parse_fake_gpus)
+    for name in ("host_name", "concurrency", "fake_gpus"):
+        setting_flag(up, name)
     up.add_argument(
         "--demo-follows",
         dest="demo_follows",
@@ -320,7 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="say that the demo runs next instead of suggesting it (scripts/up)",
     )
     demo = sub.add_parser("demo", parents=[common], help="make test videos and process them")
-    demo.add_argument("--port", dest="api_port", type=int, help="the API port of the system")
+    setting_flag(demo, "api_port")
     demo.add_argument("--flower-port", dest="flower_port", type=int, default=5555)
     demo.add_argument("--seconds", type=float, default=3.0, help="length of each test clip")
     demo.add_argument("--timeout", type=float, default=600.0, help="give up after (seconds)")

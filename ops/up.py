@@ -84,10 +84,11 @@ def prepare_settings(settings: Settings, environ: Mapping[str, str]) -> tuple[Se
     turns it off explicitly, and a missing JWT secret is replaced by one made for this run.
     """
     notes: list[str] = []
-    if "ENABLE_MEDIA_FEATURES" in environ and not settings.enable_media_features:
+    enable = env_name("enable_media_features")
+    if enable in environ and not settings.enable_media_features:
         raise ConfigError(
-            "ENABLE_MEDIA_FEATURES is set to false: the media API is opt-in, so `mediaq up`"
-            " will not start it. Set ENABLE_MEDIA_FEATURES=true (or unset it) to run it."
+            f"{enable} is set to false: the media API is opt-in, so `mediaq up`"
+            f" will not start it. Set {enable}=true (or unset it) to run it."
         )
     settings = dataclasses.replace(settings, enable_media_features=True)
     if not settings.jwt_secret:
@@ -207,14 +208,16 @@ def check_services(settings: Settings, timeout_s: float = 3.0) -> list[Unreachab
             conn.execute("SELECT 1")
     except psycopg.Error as exc:
         error = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        problems.append(Unreachable("PostgreSQL", "DATABASE_URL", mask_url(plain_url), error))
+        var = env_name("database_url")
+        problems.append(Unreachable("PostgreSQL", var, mask_url(plain_url), error))
     client = redis.Redis.from_url(
         settings.redis_url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
     )
     try:
         client.ping()
     except redis.RedisError as exc:
-        problems.append(Unreachable("Redis", "REDIS_URL", mask_url(settings.redis_url), str(exc)))
+        var = env_name("redis_url")
+        problems.append(Unreachable("Redis", var, mask_url(settings.redis_url), str(exc)))
     finally:
         client.close()
     return problems

@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from mediaq.proctree import descendants_of, with_parent_death_signal
 from mediaq.queues import cpu_queue, gpu_queue
@@ -48,10 +48,10 @@ class SupervisedWorker:
 def worker_specs(settings: Settings, gpu_uuids: list[tuple[int, str]]) -> list[WorkerSpec]:
     """The Celery workers this host runs for its classes and GPUs."""
     # The workers know their daemon: they end themselves when it is gone (mediaq/lifeline).
-    base = settings_to_env(settings) | {"MEDIAQ_DAEMON_PID": str(os.getpid())}
+    own = replace(settings, daemon_pid=os.getpid())
     specs: list[WorkerSpec] = []
     if "cpu" in settings.classes and settings.concurrency > 0:
-        env = base | {"MEDIAQ_WORKER_GPU": "", "CUDA_VISIBLE_DEVICES": ""}
+        env = settings_to_env(replace(own, worker_gpu="")) | {"CUDA_VISIBLE_DEVICES": ""}
         specs.append(
             WorkerSpec(
                 f"cpu@{settings.host_name}",
@@ -63,8 +63,7 @@ def worker_specs(settings: Settings, gpu_uuids: list[tuple[int, str]]) -> list[W
     if any(c.startswith("gpu_") for c in settings.classes):
         for index, uuid in gpu_uuids:
             visible = uuid if uuid.startswith("GPU-") else f"GPU-{uuid}"
-            env = base | {
-                "MEDIAQ_WORKER_GPU": uuid,
+            env = settings_to_env(replace(own, worker_gpu=uuid)) | {
                 "CUDA_VISIBLE_DEVICES": visible,
                 "CUDA_DEVICE_ORDER": "PCI_BUS_ID",
             }

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from mediaq.settings import _ENV_NAMES
+from mediaq.settings import declarations, env_name
+from ops import settingsdoc
 from ops.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,7 +41,7 @@ def code_of(path: Path) -> list[str]:
 
 def known_variables() -> set[str]:
     """Settings, the variables of the compose and env files, and any the code reads."""
-    known = set(_ENV_NAMES.values())
+    known = {d.env for _, d in declarations()}
     for path in DEPLOY:
         text = path.read_text()
         known |= set(re.findall(r"\$\{([A-Z0-9_]+)", text))
@@ -99,10 +100,22 @@ def test_every_command_is_documented() -> None:
     assert missing == [], f"docs/operations.md does not describe {missing}"
 
 
-def test_every_declared_setting_is_documented() -> None:
+def test_operations_doc_lists_every_setting() -> None:
+    """The settings table lists exactly the declared settings, in order, each with its
+    variable, default and flags as declared: ``python -m ops.settingsdoc`` rewrites it."""
     text = (ROOT / "docs" / "operations.md").read_text()
-    missing = [var for var in _ENV_NAMES.values() if f"`{var}`" not in text]
-    assert missing == [], f"docs/operations.md does not describe {missing}"
+    table = text.partition(settingsdoc.BEGIN)[2].partition(settingsdoc.END)[0]
+    listed = re.findall(r"^\| `([A-Z0-9_]+)` \|", table, re.M)
+    assert listed == [d.env for _, d in declarations()]
+    assert settingsdoc.rewritten(text) == text, "run python -m ops.settingsdoc"
+
+
+def test_every_declared_flag_is_taken_by_some_command() -> None:
+    flags = settingsdoc.flags_by_setting()
+    declared = {f.name: d.flag for f, d in declarations() if d.flag}
+    assert declared, "no setting declares a flag"
+    assert [name for name, flag in declared.items() if flag not in flags.get(name, {})] == []
+    assert env_name("api_port") == "MEDIA_API_PORT"
 
 
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)

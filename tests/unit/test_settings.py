@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
+
 import pytest
 
 from mediaq.errors import ConfigError
@@ -58,3 +61,58 @@ def test_round_trip_through_the_environment() -> None:
         {"MEDIAQ_FAKE_GPUS": "1024", "MEDIAQ_CLASSES": "gpu_encode", "JWT_SECRET": "x"}
     )
     assert Settings.from_env(settings_to_env(s)) == s
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"MEDIAQ_GPU_SLOTS": "0"}, "MEDIAQ_GPU_SLOTS must be at least 1"),
+        ({"MEDIAQ_LOG_MAX_CHARS": "255"}, "MEDIAQ_LOG_MAX_CHARS must be at least 256"),
+        ({"MEDIAQ_SCHEDULER_TICK": "nan"}, "MEDIAQ_SCHEDULER_TICK must be positive"),
+        ({"MEDIAQ_TASK_EVENTS": "sometimes"}, "MEDIAQ_TASK_EVENTS must be true or false"),
+        ({"MEDIAQ_LIMIT_VOTE_SESSION": "often"}, "MEDIAQ_LIMIT_VOTE_SESSION must be limits"),
+        ({"MEDIAQ_TRUSTED_PROXIES": "10.0.0.0/8,proxy"}, "MEDIAQ_TRUSTED_PROXIES: 'proxy'"),
+        ({"MEDIAQ_CLASSES": "cpu,tpu"}, "MEDIAQ_CLASSES: unknown class 'tpu'"),
+    ],
+)
+def test_each_declared_bound_and_check_names_its_variable(env: dict[str, str], named: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(named)):
+        Settings.from_env(env)
+
+
+def test_every_declared_variable_is_read_and_an_empty_one_counts_as_unset() -> None:
+    from mediaq.settings import check_networks, declarations
+
+    default = Settings()
+    for f, d in declarations():
+        was = getattr(default, f.name)
+        kind = str(f.type).replace("'", "")
+        raw = {
+            "int": str(d.minimum + 9),
+            "float": "2.5",
+            "bool": "no" if was else "yes",
+            "tuple[str, ...]": "10.0.0.1" if d.check is check_networks else "cpu",
+            "tuple[int, ...]": "7",
+            "str": "1/minute" if d.check is not None else "cpu",
+        }[kind]
+        assert getattr(Settings.from_env({d.env: raw}), f.name) != was, d.env
+    blank = Settings.from_env({"MEDIA_API_PORT": "", "MEDIAQ_CLASSES": "", "DATABASE_URL": ""})
+    assert blank == default
+    assert Settings.from_env({"MEDIAQ_TASK_EVENTS": ""}).task_events is False
+
+
+def test_replace_keeps_the_plain_database_url_working() -> None:
+    s = dataclasses.replace(Settings(), database_url="postgresql://u@h/db")
+    assert s.database_url == "postgresql+psycopg://u@h/db"
+
+
+def test_cli_flags_parse_like_their_variables() -> None:
+    from ops.cli import build_parser
+
+    args = build_parser().parse_args(["worker", "--host", "h1", "--fake-gpus", "1024,2048"])
+    s = Settings.from_env({}).with_overrides(**vars(args))
+    assert (s.host_name, s.fake_gpus) == ("h1", (1024, 2048))
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["worker", "--gpu-slots", "0"])
+    with pytest.raises(ConfigError, match="MEDIAQ_CLASSES"):
+        Settings.from_env({}).with_overrides(classes=("tpu",))
