@@ -20,6 +20,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -32,7 +33,10 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 PR_SET_PDEATHSIG = 1
+PR_SET_NAME = 15
 PR_SET_CHILD_SUBREAPER = 36
+COMM_MAX = 15  # a thread name's bytes (``/proc/<pid>/comm``)
+ATTEMPT_NAME = re.compile(r"mqj(\d+)a(\d+)")
 
 
 def _prctl(option: int, value: int) -> bool:
@@ -46,6 +50,34 @@ def _prctl(option: int, value: int) -> bool:
 def die_with_parent(sig: signal.Signals = signal.SIGKILL) -> bool:
     """Ask the kernel to send ``sig`` to this process when its parent dies (Linux)."""
     return _prctl(PR_SET_PDEATHSIG, int(sig))
+
+
+def thread_name() -> str:
+    """The calling thread's name (for a process's main thread: what ``ps`` shows)."""
+    try:
+        return Path("/proc/thread-self/comm").read_text().rstrip("\n")
+    except OSError:
+        return ""
+
+
+def name_thread(name: str) -> None:
+    """Name the calling thread (Linux; cut to 15 bytes); nothing where unsupported."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_NAME, ctypes.c_char_p(name.encode()[:COMM_MAX]), 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+
+
+def attempt_name(job_id: int, attempt: int) -> str:
+    """The name a worker process carries while it runs an attempt (``ps -o comm``)."""
+    return f"mqj{job_id}a{attempt}"
+
+
+def attempt_of(name: str) -> tuple[int, int] | None:
+    """``(job id, attempt)`` of a process name given by ``attempt_name``, else None."""
+    match = ATTEMPT_NAME.fullmatch(name)
+    return (int(match[1]), int(match[2])) if match else None
 
 
 def with_parent_death_signal(argv: Sequence[str], sig: str = "KILL") -> list[str]:

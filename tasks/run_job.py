@@ -24,6 +24,7 @@ from mediaq.db import engine_for
 from mediaq.errors import AttemptSuperseded, JobCancelled, PermanentError, PreflightFailed
 from mediaq.logging_setup import install_celery_logging, job_log_context
 from mediaq.metrics import DUPLICATES_DROPPED, count_event
+from mediaq.proctree import attempt_name, name_thread, thread_name
 from mediaq.settings import Settings, normalize_database_url
 from mediaq.transitions import Claim
 from tasks.context import JobContext
@@ -130,9 +131,12 @@ def execute_job(
         return Outcome("dropped")
     ctx = JobContext(settings, runtime.engine, claim, settings.host_name, on_progress)
     runtime.monitor.watch(ctx, claimed_since)
+    name = thread_name()
+    name_thread(attempt_name(job_id, claim.attempt))  # ps shows which attempt runs here
     try:
         return _run_claimed(runtime, ctx)
     finally:
+        name_thread(name)
         runtime.monitor.unwatch()
 
 
