@@ -7,16 +7,20 @@ at random). Every fault that cuts something off heals it before returning.
 from __future__ import annotations
 
 import os
+import random
 import re
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+from mediaq.proctree import attempt_of
 from tests.faults.harness import FaultFleet, Host, wait_for
 from tests.faults.procs import alive, tree
 
 HEAL_AFTER_S = 4.5  # a partition or a pause lasts past the heartbeat timeout (3 s in tests)
+SKEW_S = 600.0  # a host's wall clock 10 minutes off
 
 
 def busiest_host(f: FaultFleet, ids: list[int]) -> Host:
@@ -39,12 +43,17 @@ def busiest_host(f: FaultFleet, ids: list[int]) -> Host:
 
 
 class OverlapSampler:
-    """Samples the machine's ffmpeg processes; each writes ``...-j<job>.a<attempt>.part``.
-    Measures the longest time two attempts of one job had running processes at once."""
+    """Samples the machine's processes for the attempt each one runs: a worker process
+    carries ``mqj<job>a<attempt>`` as its name while it runs an attempt (every job type,
+    noop included), a job's ffmpeg writes ``...-j<job>.a<attempt>.part``. Measures the
+    longest time two attempts of one job had running (not stopped) processes at once.
+    Only processes of ``fleet`` count (their environment names its folder): other work on
+    the machine may run jobs of the same ids against another database."""
 
-    PATTERN = re.compile(rb"-j(\d+)\.a(\d+)\.part")
+    OUTPUT = re.compile(rb"-j(\d+)\.a(\d+)\.part")
 
-    def __init__(self) -> None:
+    def __init__(self, fleet: FaultFleet) -> None:
+        self.marker = str(fleet.root).encode()
         self.longest_s = 0.0
         self._since: dict[int, float] = {}
         self._stop = threading.Event()
@@ -58,27 +67,35 @@ class OverlapSampler:
         self._stop.set()
         self._thread.join(5)
 
+    def attempt_of(self, pid: str) -> tuple[int, int] | None:
+        """The attempt a running process of the fleet works for, if any."""
+        proc = Path("/proc") / pid
+        try:
+            comm = (proc / "comm").read_text().rstrip("\n")
+            found = attempt_of(comm)
+            if found is None and comm == "ffmpeg":
+                match = self.OUTPUT.search((proc / "cmdline").read_bytes())
+                found = (int(match[1]), int(match[2])) if match else None
+            if found is None or self.marker not in (proc / "environ").read_bytes():
+                return None
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return None
+        return None if state in ("T", "t", "Z", "X") else found
+
     def _loop(self) -> None:
         while not self._stop.wait(0.05):
             attempts: dict[int, set[int]] = {}
             for entry in os.listdir("/proc"):
-                if not entry.isdigit():
-                    continue
-                try:
-                    line = Path(f"/proc/{entry}/cmdline").read_bytes()
-                    state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
-                except (OSError, IndexError):
-                    continue
-                match = self.PATTERN.search(line)
-                if match and b"ffmpeg" in line and state not in ("T", "t", "Z"):
-                    attempts.setdefault(int(match[1]), set()).add(int(match[2]))
+                if entry.isdigit() and (found := self.attempt_of(entry)) is not None:
+                    attempts.setdefault(found[0], set()).add(found[1])
             now = time.monotonic()
             for job, seen in attempts.items():
                 if len(seen) > 1:
                     start = self._since.setdefault(job, now)
                     self.longest_s = max(self.longest_s, now - start)
-                else:
-                    self._since.pop(job, None)
+            for job in [j for j in self._since if len(attempts.get(j, ())) < 2]:
+                del self._since[job]
 
 
 def partition(f: FaultFleet, host: Host, ports: list[int] | None) -> None:
@@ -116,6 +133,15 @@ def _parent(pid: int) -> int:
     return int(stat.rsplit(")", 1)[1].split()[1])
 
 
+def clock_skew(f: FaultFleet, host: Host) -> None:
+    """Step the host's wall clock 10 minutes ahead, then 10 minutes behind, each for as
+    long as a partition lasts, then back to the truth; the host runs on meanwhile."""
+    for offset in (SKEW_S, -SKEW_S):
+        host.skew_clock(offset)
+        time.sleep(HEAL_AFTER_S)
+    host.skew_clock(0)
+
+
 def kill_leader(f: FaultFleet) -> None:
     leader = wait_for(f.leader, 30, "a leading scheduler")
     os.kill(leader.pid, signal.SIGKILL)
@@ -148,6 +174,8 @@ def inject(f: FaultFleet, fault: str, host: Host) -> None:
             f.redis.flush()
         case "kill_leader":
             kill_leader(f)
+        case "clock_skew":
+            clock_skew(f, host)
         case _:
             raise AssertionError(fault)
 
@@ -163,4 +191,14 @@ FAULTS = [
     "restart_redis",
     "flush_redis",
     "kill_leader",
+    "clock_skew",
 ]
+
+
+def fault_rounds(rng: random.Random) -> Iterator[str]:
+    """Every fault once per round, each round in a random order: a long run draws every
+    kind about equally often, a short one still draws each kind."""
+    while True:
+        order = list(FAULTS)
+        rng.shuffle(order)
+        yield from order

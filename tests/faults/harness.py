@@ -10,7 +10,9 @@ scratch PostgreSQL cluster and a scratch Redis that can be restarted and cut off
   partition takes the root end of the link down (both services) or drops one service's
   port with ``iptables`` inside the namespace; healing undoes it.
 - ``FaultFleet``: the whole system on those: two schedulers and the API in the root
-  namespace (loopback), worker hosts (``mediaq worker``) inside the namespaces.
+  namespace (loopback), worker hosts (``mediaq worker``) inside the namespaces. Every
+  process of a host preloads ``clockskew.c`` (built here with ``cc``), so the harness can
+  step that host's wall clock while it runs (``Host.skew_clock``).
 
 Everything is removed on exit, failed or not: processes by their pid, namespaces (their
 veth pairs go with them), the scratch cluster and Redis, the temporary folders. Names carry
@@ -25,6 +27,7 @@ import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -45,6 +48,7 @@ from tests.faults.procs import alive, tree
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 NS_PREFIX = "mqf"
+CLOCK_SHIM = Path(__file__).with_name("clockskew.c")
 
 
 def free_port() -> int:
@@ -297,11 +301,24 @@ class Proc:
 
 @dataclass
 class Host:
-    """A worker host: its namespace, settings and daemon process."""
+    """A worker host: its namespace, settings, daemon process and wall clock."""
 
     netns: Netns
     settings: Settings
     daemon: Proc
+    clock_file: Path
+
+    def skew_clock(self, seconds: float) -> None:
+        """Step the wall clock of every process of the host to ``seconds`` off the true
+        one (0: back to the truth); the monotonic clocks go on untouched."""
+        with self.clock_file.open("r+b") as fh:  # in place: the processes map this file
+            fh.write(struct.pack("q", round(seconds * 1e9)))
+
+
+def clock_env(clock_file: Path) -> dict[str, str]:
+    """What a process needs to run on the clock kept in ``clock_file``."""
+    shim = clock_file.parent / "clockskew.so"
+    return {"LD_PRELOAD": str(shim), "FAULT_CLOCK_FILE": str(clock_file)}
 
 
 class FaultFleet:
@@ -343,6 +360,8 @@ class FaultFleet:
         ).validated()
         upgrade_to_head(self.settings.database_url)
         dispose_engines()
+        run(["cc", "-shared", "-fPIC", "-O2", "-o", str(self.root / "clockskew.so"),
+             str(CLOCK_SHIM), "-ldl"])  # fmt: skip
         for _ in range(2):
             self.start_scheduler()
         self.api = self._proc("api", ["api"], self.settings).start()
@@ -392,8 +411,12 @@ class FaultFleet:
             database_url=self.pg.url(ns.host_ip),
             redis_url=self.redis.url(ns.host_ip),
         ).validated()
-        daemon = self._proc(f"host{index}", ["worker"], settings, ns.exec_prefix())
-        return Host(ns, settings, daemon)
+        clock_file = self.root / f"clock-host{index}"
+        if not clock_file.exists():  # a restarted host keeps the clock it had
+            clock_file.write_bytes(struct.pack("q", 0))
+        env = clock_env(clock_file)
+        daemon = self._proc(f"host{index}", ["worker"], settings, ns.exec_prefix(), env)
+        return Host(ns, settings, daemon, clock_file)
 
     def start_scheduler(self) -> Proc:
         assert self.settings is not None

@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,68 +22,26 @@ import pytest
 
 from mediaq.db import transaction
 from mediaq.enqueue import JobSpec, enqueue, enqueue_many
-from mediaq.settings import Settings
 from tasks.monitor import FENCE_POLL_MAX_S, self_fence_after_s
-from tests.conftest import TEST_SECRET
-from tests.faults.audit import check_invariants, install_audit
-from tests.faults.faults import FAULTS, OverlapSampler, busiest_host, inject
-from tests.faults.harness import FaultFleet, fault_fleet, wait_for
+from tests.faults.audit import check_invariants
+from tests.faults.faults import FAULTS, SKEW_S, OverlapSampler, busiest_host, inject
+from tests.faults.harness import FaultFleet, Host, clock_env, wait_for
 from tests.faults.procs import alive, tree
+from tests.faults.scenario import SETTINGS, ready_fleet, settle, video_id
 from tests.integration.apiharness import admin_headers
-from tests.media_fixtures import make_video
 
-BASE = Settings(
-    jwt_secret=TEST_SECRET,
-    enable_media_features=True,
-    queue_prefix="mqfaults",
-    concurrency=2,
-    heartbeat_interval_s=0.5,
-    heartbeat_timeout_s=3.0,
-    claim_timeout_s=5.0,
-    host_timeout_s=3.0,
-    scheduler_tick_s=0.2,
-    cancel_poll_s=0.2,
-    task_events=False,
-    fake_gpus=(16384,),  # each host has a (fake) GPU: GPU reservations must not leak either
-    gpu_slots=2,
-)
-FENCE_BOUND_S = self_fence_after_s(BASE.heartbeat_timeout_s, FENCE_POLL_MAX_S)
-SETTLE_S = 90
+FENCE_BOUND_S = self_fence_after_s(SETTINGS.heartbeat_timeout_s, FENCE_POLL_MAX_S)
 
 pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or shutil.which("iptables") is None,
-    reason="network namespaces need root and iptables",
+    os.geteuid() != 0 or not (shutil.which("iptables") and shutil.which("cc")),
+    reason="network namespaces need root and iptables; the clock skew shim needs cc",
 )
 
 
 @pytest.fixture(scope="module")
 def fleet() -> Iterator[FaultFleet]:
-    with fault_fleet(BASE) as f:
-        assert f.settings is not None
-        make_video(Path(f.settings.library_root) / "clip.mp4", 2)
-        wait_for(
-            lambda: (
-                f.scalar(
-                    "SELECT count(*) FROM worker_hosts WHERE last_seen > now() - interval '3 s'"
-                )
-                == len(f.hosts)
-            ),
-            90,
-            "both hosts registered",
-        )
-        with transaction(f.settings.database_url) as session:
-            scan = enqueue(session, JobSpec("scan", {}))
-        wait_for(lambda: _status(f, scan) == "completed", 90, "the library scanned")
-        install_audit(f.settings.database_url)
+    with ready_fleet() as f:
         yield f
-
-
-def _status(f: FaultFleet, job_id: int) -> str:
-    return str(f.scalar("SELECT status FROM jobs WHERE id = :i", i=job_id))
-
-
-def _video(f: FaultFleet) -> int:
-    return int(f.scalar("SELECT min(id) FROM videos"))
 
 
 def enqueue_batch(f: FaultFleet, noops: int = 5) -> list[int]:
@@ -94,31 +54,16 @@ def enqueue_batch(f: FaultFleet, noops: int = 5) -> list[int]:
             session, [gpu, *(JobSpec("noop", {"seconds": 1.0}) for _ in range(noops - 1))]
         )
         ids.append(
-            enqueue(session, JobSpec("generate_gif", {"videoId": _video(f), "duration": 2.0}))
+            enqueue(session, JobSpec("generate_gif", {"videoId": video_id(f), "duration": 2.0}))
         )
     return ids
-
-
-def settle(f: FaultFleet, ids: list[int]) -> None:
-    wait_for(
-        lambda: (
-            f.scalar(
-                "SELECT count(*) FROM jobs WHERE id = ANY(:ids)"
-                " AND status IN ('completed', 'failed', 'cancelled')",
-                ids=ids,
-            )
-            == len(ids)
-        ),
-        SETTLE_S,
-        "every job terminal",
-    )
 
 
 @pytest.mark.parametrize("fault", FAULTS)
 def test_each_fault_alone_with_jobs_flowing(fleet: FaultFleet, fault: str) -> None:
     ids = enqueue_batch(fleet)
     host = busiest_host(fleet, ids)
-    with OverlapSampler() as overlap:
+    with OverlapSampler(fleet) as overlap:
         inject(fleet, fault, host)
         settle(fleet, ids)
     assert fleet.settings is not None
@@ -130,9 +75,75 @@ def test_each_fault_alone_with_jobs_flowing(fleet: FaultFleet, fault: str) -> No
     )
     assert fleet.orphans() == []
     assert overlap.longest_s <= FENCE_BOUND_S
+    if fault == "clock_skew":  # liveness is judged on the database's clock: no rescue
+        assert _attempts(fleet, ids) == {1}
     # the fleet is whole again for the next fault: no process gave up on its own
     assert all(h.daemon.running() for h in fleet.hosts)
     assert len(fleet.schedulers) == 2 and all(s.running() for s in fleet.schedulers)
+
+
+def _attempts(f: FaultFleet, ids: list[int]) -> set[int]:
+    return {r.attempt for r in f.query("SELECT attempt FROM jobs WHERE id = ANY(:ids)", ids=ids)}
+
+
+def _running_on(f: FaultFleet, host: Host, ids: list[int]) -> list[int]:
+    return [
+        r.id
+        for r in f.query(
+            "SELECT id FROM jobs WHERE id = ANY(:ids) AND status = 'running'"
+            " AND assigned_host = :h",
+            ids=ids,
+            h=host.settings.host_name,
+        )
+    ]
+
+
+@pytest.mark.parametrize("offset_s", [SKEW_S, -SKEW_S], ids=["ahead", "behind"])
+def test_a_skewed_host_is_judged_on_the_database_clock(fleet: FaultFleet, offset_s: float) -> None:
+    """A host whose wall clock is 10 minutes off: while it heartbeats none of its jobs is
+    rescued and each completes once; paused past the heartbeat timeout it is rescued on
+    time all the same (neither late, as a clock ahead would make it, nor early)."""
+    assert fleet.settings is not None
+    host = fleet.hosts[0]
+    host.skew_clock(offset_s)
+    try:
+        probe = subprocess.run(
+            [sys.executable, "-c", "import time; print(time.time())"],
+            env=dict(os.environ) | clock_env(host.clock_file),
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert abs(float(probe.stdout) - time.time() - offset_s) < 5  # the host's clock
+        with transaction(fleet.settings.database_url) as session:
+            healthy = enqueue_many(session, [JobSpec("noop", {"seconds": 1.0})] * 4)
+        settle(fleet, healthy)
+        ran_on = {r.assigned_host for r in fleet.query(
+            "SELECT assigned_host FROM jobs WHERE id = ANY(:ids)", ids=healthy)}  # fmt: skip
+        assert host.settings.host_name in ran_on
+        assert _attempts(fleet, healthy) == {1}
+        with transaction(fleet.settings.database_url) as session:
+            paused = enqueue_many(session, [JobSpec("noop", {"seconds": 5.0})] * 4)
+        victims = wait_for(lambda: _running_on(fleet, host, paused), 60, "a job on the host")
+        pids = tree(host.daemon.pid)
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+        stopped = time.monotonic()
+        try:
+            wait_for(lambda: _attempts(fleet, victims) == {2}, 30, "the rescue")
+            rescued_after = time.monotonic() - stopped
+        finally:
+            for pid in pids:
+                if alive(pid):
+                    os.kill(pid, signal.SIGCONT)
+    finally:
+        host.skew_clock(0)
+    settle(fleet, paused)
+    verdict = check_invariants(fleet.settings.database_url, healthy + paused)
+    assert verdict.problems == []
+    assert verdict.completed == len(healthy + paused)
+    # rescued once the heartbeat is older than the timeout on the database's clock
+    assert rescued_after <= fleet.settings.heartbeat_timeout_s + 2.5
 
 
 def test_paused_worker_is_rescued_and_its_thawed_zombie_changes_nothing(
@@ -145,7 +156,7 @@ def test_paused_worker_is_rescued_and_its_thawed_zombie_changes_nothing(
     with transaction(fleet.settings.database_url) as session:
         gif = enqueue(
             session,
-            JobSpec("generate_gif", {"videoId": _video(fleet), "duration": 3.0, "fps": 30}),
+            JobSpec("generate_gif", {"videoId": video_id(fleet), "duration": 3.0, "fps": 30}),
         )
     host = busiest_host(fleet, [gif])
     pids = tree(host.daemon.pid)
@@ -156,7 +167,7 @@ def test_paused_worker_is_rescued_and_its_thawed_zombie_changes_nothing(
             lambda: fleet.scalar(
                 "SELECT attempt > 1 AND status = 'completed' FROM jobs WHERE id = :i", i=gif
             ),
-            SETTLE_S,
+            90,
             "the GIF rescued and finished elsewhere",
         )
         winner = fleet.query(
