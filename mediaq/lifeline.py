@@ -27,6 +27,8 @@ import threading
 import time
 from pathlib import Path
 
+import psutil
+
 from mediaq.hostpaths import daemon_alive_file, daemon_alive_files
 from mediaq.proctree import descendants_of
 
@@ -76,7 +78,7 @@ def remove_stale_alive_files(host_name: str) -> list[Path]:
     """Alive files left by daemons of this host that were killed (they cannot clean up)."""
     removed = []
     for pid, path in daemon_alive_files(host_name).items():
-        if pid != os.getpid() and not Path(f"/proc/{pid}").exists():
+        if pid != os.getpid() and not psutil.pid_exists(pid):
             path.unlink(missing_ok=True)
             removed.append(path)
     return removed

@@ -8,8 +8,8 @@ ending the children's groups is not enough. Two things make sure nothing is left
 - the parent becomes a *child subreaper* (Linux ``PR_SET_CHILD_SUBREAPER``): any descendant
   orphaned by a dying child is re-parented to it rather than to init, so it stays visible
   as a direct child and is ended and reaped in the final sweep;
-- before stopping, every descendant is recorded with its start time, and whatever of that
-  record outlives the grace period is killed (the start time guards against pid reuse).
+- before stopping, every descendant is recorded (a ``psutil.Process``, which keeps its start
+  time against pid reuse), and whatever of that record outlives the grace period is killed.
 
 Children also get ``PR_SET_PDEATHSIG``: if the parent itself is killed with SIGKILL, its
 children receive SIGTERM and stop in their own orderly way.
@@ -29,6 +29,8 @@ from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import psutil
 
 log = logging.getLogger(__name__)
 
@@ -107,50 +109,36 @@ def _child_setup() -> None:
 
 
 def children_of(pid: int) -> list[int]:
-    """Direct children of ``pid`` (every thread's), from /proc."""
-    kids: list[int] = []
+    """Direct children of ``pid`` (none when it is gone)."""
     try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return kids
-    for tid in tasks:
-        with suppress(OSError):
-            kids += [int(k) for k in Path(f"/proc/{pid}/task/{tid}/children").read_text().split()]
-    return kids
+        return [child.pid for child in psutil.Process(pid).children()]
+    except psutil.Error:
+        return []
 
 
 def descendants_of(pid: int) -> list[int]:
-    """Every process below ``pid``, breadth first."""
-    found: list[int] = []
-    frontier = children_of(pid)
-    seen: set[int] = set()
-    while frontier:
-        child = frontier.pop(0)
-        if child in seen:
-            continue
-        seen.add(child)
-        found.append(child)
-        frontier += children_of(child)
-    return found
-
-
-def start_time(pid: int) -> int | None:
-    """The process's start time in clock ticks since boot (field 22 of /proc/PID/stat)."""
+    """Every process below ``pid``, each after its parent."""
     try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+        return [child.pid for child in psutil.Process(pid).children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
+def start_time(pid: int) -> float | None:
+    """When the process started (None when there is none): with its pid, it names one
+    process, since a pid may be reused."""
+    try:
+        return float(psutil.Process(pid).create_time())
+    except psutil.Error:
         return None
-    # The command name (field 2) may contain spaces; fields after it follow the last ')'.
-    fields = raw[raw.rindex(")") + 2 :].split()
-    return int(fields[19])
 
 
 def is_zombie(pid: int) -> bool:
+    """True when ``pid`` has exited, reaped or not."""
     try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+        return bool(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
+    except psutil.Error:
         return True
-    return raw[raw.rindex(")") + 2 :].split()[0] == "Z"
 
 
 @dataclass
@@ -221,29 +209,28 @@ class ProcessTree:
         self._kill_recorded(recorded)
         return self._sweep()
 
-    def _record_descendants(self) -> set[tuple[int, int]]:
-        record: set[tuple[int, int]] = set()
-        for pid in descendants_of(os.getpid()):
-            started = start_time(pid)
-            if started is not None:
-                record.add((pid, started))
-        return record
+    def _record_descendants(self) -> set[psutil.Process]:
+        # A psutil.Process keeps its start time: a reused pid is never taken for it.
+        try:
+            return set(psutil.Process().children(recursive=True))
+        except psutil.Error:
+            return set()
 
-    def _wait_recorded(self, recorded: set[tuple[int, int]], deadline: float) -> None:
+    def _wait_recorded(self, recorded: set[psutil.Process], deadline: float) -> None:
         # Grandchildren in groups of their own may still be finishing their shutdown.
         while time.monotonic() < deadline:
             self.reap_orphans()
-            if not any(_alive(pid, started) for pid, started in recorded):
+            if not any(_alive(proc) for proc in recorded):
                 return
             time.sleep(0.05)
 
     @staticmethod
-    def _kill_recorded(recorded: set[tuple[int, int]]) -> None:
-        for pid, started in recorded:
-            if _alive(pid, started):
-                log.warning("killing leftover process %d", pid)
-                with suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
+    def _kill_recorded(recorded: set[psutil.Process]) -> None:
+        for proc in recorded:
+            if _alive(proc):
+                log.warning("killing leftover process %d", proc.pid)
+                with suppress(psutil.Error):
+                    proc.kill()  # checks first that the pid is still this process
 
     def _sweep(self, timeout_s: float = 5.0) -> list[int]:
         """Kill and reap every remaining child (adopted orphans included) until none is left."""
@@ -263,8 +250,11 @@ class ProcessTree:
             time.sleep(0.05)
 
 
-def _alive(pid: int, started: int) -> bool:
-    return start_time(pid) == started and not is_zombie(pid)
+def _alive(proc: psutil.Process) -> bool:
+    try:
+        return bool(proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE)
+    except psutil.Error:
+        return False
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

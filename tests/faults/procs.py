@@ -5,31 +5,32 @@ from __future__ import annotations
 import os
 import signal
 from contextlib import suppress
-from pathlib import Path
+
+import psutil
 
 from mediaq.proctree import descendants_of, is_zombie
 
 
 def alive(pid: int) -> bool:
     """Running (or stopped), not exited: a zombie waiting to be reaped counts as gone."""
-    return Path(f"/proc/{pid}").exists() and not is_zombie(pid)
+    return psutil.pid_exists(pid) and not is_zombie(pid)
 
 
 def cmdline(pid: int) -> str:
     try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
+        return " ".join(psutil.Process(pid).cmdline())
+    except psutil.Error:
         return ""
 
 
 def celery_workers_of(host_name: str) -> list[int]:
     """Every process on the machine that is a Celery worker (main or pool) of ``host_name``."""
     found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and alive(int(entry)):
-            line = cmdline(int(entry))
+    for pid in psutil.pids():
+        if alive(pid):
+            line = cmdline(pid)
             if "celery" in line and f"@{host_name} " in line + " ":
-                found.append(int(entry))
+                found.append(pid)
     return found
 
 
