@@ -12,12 +12,12 @@ import json
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
-from api_shim.auth import require_admin
-from api_shim.bodies import MediaIdsBody, read_body
+from api_shim import answers as a
+from api_shim.bodies import MediaIdsBody
+from api_shim.endpoints import Endpoint, api
 from api_shim.mediajson import ADMIN_MEDIA_JSON
-from api_shim.params import query_choice, query_int, query_str
+from api_shim.queries import AdminMediaQuery
 from api_shim.resources import resources_of
 
 LOCK = b"""UPDATE public_media SET is_locked = true, locked_at = now(),
@@ -33,9 +33,9 @@ RETURNING id"""
 EXISTING = b"SELECT id FROM public_media WHERE id = ANY(%(ids)s::int[])"
 
 
-async def _bulk(request: Request, statement: bytes, done_key: str) -> JSONResponse:
-    require_admin(request)
-    body = await read_body(request, MediaIdsBody)
+async def _bulk(
+    request: Request, body: MediaIdsBody, statement: bytes, done_key: str
+) -> JSONResponse:
     ids, reason = sorted(set(body.ids)), body.reason
     resources = resources_of(request)
     async with resources.pool.connection() as conn, conn.transaction():
@@ -53,12 +53,12 @@ async def _bulk(request: Request, statement: bytes, done_key: str) -> JSONRespon
     )
 
 
-async def lock_media(request: Request) -> JSONResponse:
-    return await _bulk(request, LOCK, "locked")
+async def lock_media(request: Request, body: MediaIdsBody) -> JSONResponse:
+    return await _bulk(request, body, LOCK, "locked")
 
 
-async def unlock_media(request: Request) -> JSONResponse:
-    return await _bulk(request, UNLOCK, "unlocked")
+async def unlock_media(request: Request, body: MediaIdsBody) -> JSONResponse:
+    return await _bulk(request, body, UNLOCK, "unlocked")
 
 
 def _admin_list_sql(locked: str | None, category: bool) -> bytes:
@@ -76,12 +76,9 @@ def _admin_list_sql(locked: str | None, category: bool) -> bytes:
     ).encode()
 
 
-async def list_admin_media(request: Request) -> Response:
-    require_admin(request)
-    locked = query_choice(request, "locked", ("true", "false"), None)
-    category = query_str(request, "category", 100)
-    limit = query_int(request, "limit", 50, 1, cap=100)
-    offset = query_int(request, "offset", 0, 0)
+async def list_admin_media(request: Request, query: AdminMediaQuery) -> Response:
+    locked, category = query.locked, query.category
+    limit, offset = query.limit, query.offset
     resources = resources_of(request)
     params = {"category": category, "limit": limit, "offset": offset}
     params.update(resources.files.sql_params())
@@ -102,7 +99,28 @@ async def list_admin_media(request: Request) -> Response:
 
 
 ROUTES = [
-    Route("/api/admin/media", list_admin_media, methods=["GET"]),
-    Route("/api/admin/media/lock", lock_media, methods=["POST"]),
-    Route("/api/admin/media/unlock", unlock_media, methods=["POST"]),
+    api(
+        "/api/admin/media",
+        list_admin_media,
+        Endpoint(
+            "Public media including locked items (admin)",
+            a.AdminMediaPage,
+            auth="admin",
+            query=AdminMediaQuery,
+        ),
+    ),
+    api(
+        "/api/admin/media/lock",
+        lock_media,
+        Endpoint("Lock public media in bulk (admin)", a.Locked, auth="admin", body=MediaIdsBody),
+        "POST",
+    ),
+    api(
+        "/api/admin/media/unlock",
+        unlock_media,
+        Endpoint(
+            "Unlock public media in bulk (admin)", a.Unlocked, auth="admin", body=MediaIdsBody
+        ),
+        "POST",
+    ),
 ]

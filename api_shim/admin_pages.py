@@ -45,7 +45,7 @@ def shared_page(request: Request) -> HTMLResponse:
 
 
 ROUTES = [
-    Route("/admin/shared", shared_page, methods=["GET"]),
-    Route("/admin/jobs", jobs_page, methods=["GET"]),
-    Route("/admin/library", library_page, methods=["GET"]),
+    Route("/admin/shared", shared_page, methods=["GET"], include_in_schema=False),
+    Route("/admin/jobs", jobs_page, methods=["GET"], include_in_schema=False),
+    Route("/admin/library", library_page, methods=["GET"], include_in_schema=False),
 ]

@@ -7,7 +7,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api_shim import (
@@ -30,6 +30,8 @@ from api_shim import (
     stream_routes,
     videos_routes,
 )
+from api_shim.answers import Health
+from api_shim.endpoints import Endpoint, api
 from api_shim.errors import EXCEPTION_HANDLERS
 from api_shim.middleware import BodyLimit, OriginGate, SecurityHeaders
 from api_shim.resources import lifespan
@@ -47,10 +49,13 @@ def health(_: Request) -> JSONResponse:
     return JSONResponse({"status": "ok", "service": "mediaq"})
 
 
+HEALTH = api("/health", health, Endpoint("Liveness", Health))
+
+
 def routes() -> list[BaseRoute]:
     """Every route of the shim; route modules contribute their ``ROUTES`` lists."""
     return [
-        Route("/health", health, methods=["GET"]),
+        HEALTH,
         *bulk_routes.ROUTES,
         *admin_pages.ROUTES,
         *library_routes.ROUTES,

@@ -30,14 +30,14 @@ def _bearer(request: Request) -> str | None:
         return None
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise ApiError(401, "Invalid authorization header")
+        raise ApiError.unauthorized("Invalid authorization header")
     return token.strip()
 
 
 def decode_user(token: str, settings: Settings) -> User:
     """Verify a token and return its user, or raise a 401 ApiError."""
     if not settings.jwt_secret:
-        raise ApiError(401, "Authentication is not configured")
+        raise ApiError.unauthorized("Authentication is not configured")
     try:
         claims = jwt.decode(
             token,
@@ -46,14 +46,14 @@ def decode_user(token: str, settings: Settings) -> User:
             options={"require": ["sub", "exp"]},
         )
     except jwt.ExpiredSignatureError:
-        raise ApiError(401, "Token expired") from None
+        raise ApiError.unauthorized("Token expired") from None
     except jwt.InvalidTokenError:
-        raise ApiError(401, "Invalid token") from None
+        raise ApiError.unauthorized("Invalid token") from None
     sub = claims.get("sub")
     try:
         user_id = int(str(sub))
     except (TypeError, ValueError):
-        raise ApiError(401, "Invalid token") from None
+        raise ApiError.unauthorized("Invalid token") from None
     role = claims.get("role")
     return User(id=user_id, role=role if isinstance(role, str) else "user")
 
@@ -61,14 +61,14 @@ def decode_user(token: str, settings: Settings) -> User:
 def require_user(request: Request) -> User:
     token = _bearer(request)
     if token is None:
-        raise ApiError(401, "Authentication required")
+        raise ApiError.unauthorized("Authentication required")
     return decode_user(token, request.app.state.settings)
 
 
 def require_admin(request: Request) -> User:
     user = require_user(request)
     if user.role not in request.app.state.settings.admin_roles:
-        raise ApiError(403, "Admin role required")
+        raise ApiError.forbidden("Admin role required")
     return user
 
 

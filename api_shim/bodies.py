@@ -1,8 +1,8 @@
 """Request bodies as pydantic models: each one validates the request (unknown keys, types and
 bounds, a 400 naming the field) and is the schema ``/openapi.json`` shows for it.
 
-The pattern for a route: declare the body here, read it with ``await read_body(request,
-Model)``, and in ``api_shim.openapi`` document it with ``body(schema_of(Model))``. Keys are
+The pattern for a route: declare the body here and name it in the route's ``Endpoint(body=...)``;
+the route validates it and hands the handler ``body`` (``api_shim.endpoints``). Keys are
 camelCase in JSON and snake_case in Python; values are strict (``"5"`` is not a number).
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar, cast
 
 from pydantic import (
@@ -29,12 +28,15 @@ from pydantic_core import ErrorDetails
 from starlette.requests import Request
 
 from api_shim.errors import ApiError
-from api_shim.params import json_body
 from api_shim.reactions import REACTIONS
+from mediaq.bulk import ACTIONS as BULK_ACTIONS
+from mediaq.bulk import MAX_IDS as MAX_BULK_IDS
 from mediaq.enqueue import MAX_UNIQUE_KEY, MAX_VRAM_MIB, PRIORITY_MAX, PRIORITY_MIN
 from mediaq.jobparams import INT32_MAX
 from mediaq.jobtypes import JOB_TYPES, describe_errors
 from mediaq.pipelines import MAX_STEPS
+from mediaq.schedules import MAX_EVERY_S
+from mediaq.schedules import MAX_NAME as MAX_SCHEDULE_NAME
 from mediaq.settings import RESOURCE_CLASSES
 
 SESSION_MAX = 128
@@ -42,6 +44,8 @@ MAX_COMMENT_CHARS = 2000
 MAX_AUTHOR_CHARS = 100
 MAX_IDS = 1000  # media ids per bulk lock/unlock
 MAX_BULK = 10_000  # jobs per bulk enqueue
+MAX_BODY_BYTES = 64 * 1024
+MAX_CATEGORY = 100
 
 B = TypeVar("B", bound=BaseModel)
 
@@ -207,6 +211,57 @@ class PipelineBody(Body):
 
 
 JOB_BODY = TypeAdapter(JobBody)
+# POST /api/jobs: one job, or {jobs: [...]} (told apart by the "jobs" key)
+ENQUEUE_BODY = TypeAdapter(JobsBody | JobBody)
+
+
+class ScheduleBody(Body):
+    """A schedule; ``mediaq.schedules.parse_spec`` then checks the rule and the job."""
+
+    name: Annotated[str, text(MAX_SCHEDULE_NAME, 1, NOT_BLANK)]
+    cron: Annotated[str, text(200)] | None = Field(
+        None, description="5 fields: minute hour day month weekday"
+    )
+    every_seconds: Annotated[int, Field(ge=1, le=MAX_EVERY_S)] | None = None
+    timezone: Annotated[str, text(100)] | None = Field(None, description="default UTC")
+    job: JobBody
+
+
+class BulkFilter(Body):
+    status: Annotated[str, text(20)] | None = None
+    type: Annotated[str, text(100)] | None = None
+    resource_category: Annotated[str, text(20)] | None = None
+    created_before: Annotated[str, text(64)] | None = Field(None, description="ISO-8601 time")
+    created_after: Annotated[str, text(64)] | None = Field(None, description="ISO-8601 time")
+    needle: Annotated[str, text(200)] | None = Field(None, alias="text")
+
+
+class BulkBody(Body):
+    """``ids`` or ``filter``, exactly one."""
+
+    action: Literal[tuple(BULK_ACTIONS)]  # type: ignore[valid-type]
+    ids: Annotated[list[Id], Field(min_length=1, max_length=MAX_BULK_IDS)] | None = None
+    filter: BulkFilter | None = None
+
+    @field_validator("ids", mode="wrap")
+    @classmethod
+    def job_ids(cls, value: Any, handler: Any) -> Any:
+        if isinstance(value, list) and len(value) > MAX_BULK_IDS:
+            raise ValueError(f"at most {MAX_BULK_IDS} ids per call; use a filter for more")
+        try:
+            return handler(value)
+        except PydanticValidationError:
+            raise ValueError("ids must be positive integers (1 or more)") from None
+
+    @model_validator(mode="after")
+    def one_selection(self) -> BulkBody:
+        if (self.ids is None) == (self.filter is None):
+            raise ValueError("give exactly one of ids or filter")
+        return self
+
+
+class CategoryBody(Body):
+    category: Annotated[str, text(MAX_CATEGORY, 1, NOT_BLANK)]
 
 
 # ---- validation ---------------------------------------------------------------------------
@@ -217,7 +272,7 @@ def validate(model: Any, data: Any) -> Any:
             return model.validate_python(data)
         return model.model_validate(data)
     except PydanticValidationError as exc:
-        raise ApiError(400, _message(exc)) from None
+        raise ApiError.bad_request(_message(exc)) from None
 
 
 def _message(exc: PydanticValidationError) -> str:
@@ -235,67 +290,36 @@ def _message(exc: PydanticValidationError) -> str:
     return describe_errors(cast(list[ErrorDetails], cleaned))
 
 
-async def read_body(request: Request, model: type[B], max_bytes: int = 64 * 1024) -> B:
+async def read_body(request: Request, model: type[B], max_bytes: int = MAX_BODY_BYTES) -> B:
     """The request's JSON body as ``model``; 400 naming each bad field, 413 when too big."""
     result: B = validate(model, await json_body(request, max_bytes))
     return result
 
 
-# ---- OpenAPI ------------------------------------------------------------------------------
-REF = "#/components/schemas/{model}"
-
-
-@cache
-def _schema_and_defs(model: Any) -> tuple[str, str]:
-    adapter = model if isinstance(model, TypeAdapter) else TypeAdapter(model)
-    schema = adapter.json_schema(ref_template=REF, by_alias=True)
-    defs = schema.pop("$defs", {})
-    return json.dumps(to_openapi30(schema)), json.dumps(
-        {name: to_openapi30(value) for name, value in defs.items()}
-    )
-
-
-def schema_of(model: Any) -> dict[str, Any]:
-    """The OpenAPI 3.0 schema of a body model; its nested models go to ``components``."""
-    schema, _ = _schema_and_defs(model)
-    result: dict[str, Any] = json.loads(schema)
-    return result
-
-
-def components_of(*models: Any) -> dict[str, Any]:
-    """The nested models of ``models`` for ``components.schemas``."""
-    found: dict[str, Any] = {}
-    for model in models:
-        found.update(json.loads(_schema_and_defs(model)[1]))
-    return found
-
-
-def to_openapi30(node: Any) -> Any:
-    """JSON Schema (as pydantic writes it) to the OpenAPI 3.0 dialect: ``nullable`` for a
-    null alternative, ``enum`` for ``const``, ``example`` for ``examples``."""
-    if isinstance(node, list):
-        return [to_openapi30(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    node = {k: to_openapi30(v) for k, v in node.items() if k != "title"}
-    options = node.get("anyOf")
-    if isinstance(options, list) and {"type": "null"} in options:
-        rest = [o for o in options if o != {"type": "null"}]
-        node.pop("anyOf")
-        inner = rest[0] if len(rest) == 1 else {"anyOf": rest}
-        if "$ref" in inner:
-            inner = {"allOf": [inner]}
-        node = {**inner, **node, "nullable": True}
-        if node.get("default", 0) is None:
-            node.pop("default")
-    if node.get("nullable") and isinstance(node.get("enum"), list) and None not in node["enum"]:
-        node["enum"] = [*node["enum"], None]
-    if "const" in node:
-        node["enum"] = [node.pop("const")]
-    if "examples" in node:
-        node["example"] = node.pop("examples")[0]
-    if "exclusiveMinimum" in node and not isinstance(node["exclusiveMinimum"], bool):
-        node["minimum"], node["exclusiveMinimum"] = node["exclusiveMinimum"], True
-    if "exclusiveMaximum" in node and not isinstance(node["exclusiveMaximum"], bool):
-        node["maximum"], node["exclusiveMaximum"] = node["exclusiveMaximum"], True
-    return node
+async def json_body(request: Request, max_bytes: int = MAX_BODY_BYTES) -> dict[str, Any]:
+    """The request's JSON object body, size-limited (an empty body is ``{}``)."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            too_big = int(declared) > max_bytes
+        except ValueError:
+            raise ApiError.bad_request("invalid Content-Length") from None
+        if too_big:
+            raise ApiError.too_large(f"request body must be at most {max_bytes} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise ApiError.too_large(f"request body must be at most {max_bytes} bytes")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ApiError.bad_request("body must be valid JSON") from None
+    if not isinstance(body, dict):
+        raise ApiError.bad_request("body must be a JSON object")
+    return body

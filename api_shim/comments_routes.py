@@ -15,13 +15,14 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
 
-from api_shim.auth import optional_user, require_admin
-from api_shim.bodies import CommentBody, HiddenBody, read_body
+from api_shim import answers as a
+from api_shim.auth import User, require_admin
+from api_shim.bodies import CommentBody, HiddenBody
+from api_shim.endpoints import Endpoint, api
 from api_shim.errors import ApiError
 from api_shim.guard import client_address, session_identity, user_identity
-from api_shim.params import path_id, query_int
+from api_shim.queries import CommentsQuery, IdPath
 from api_shim.reactions import format_video_time
 from api_shim.resources import resources_of
 from mediaq.jsonfmt import iso
@@ -102,18 +103,16 @@ def comment_json(
 def _comment_text(body: CommentBody) -> str:
     text = body.content if body.content is not None else body.body
     if text is None or not text.strip():
-        raise ApiError(400, "content is required")
+        raise ApiError.bad_request("content is required")
     return text.strip()
 
 
-async def add_comment(request: Request) -> JSONResponse:
-    user = optional_user(request)
-    body = await read_body(request, CommentBody, SMALL_BODY)
+async def add_comment(request: Request, body: CommentBody, user: User | None) -> JSONResponse:
     media_id = body.media_id
     text = _comment_text(body)
     session = body.session_id
     if user is None and (session is None or not session.strip()):
-        raise ApiError(400, "sessionId is required")
+        raise ApiError.bad_request("sessionId is required")
     author = body.author_name.strip() if body.author_name and body.author_name.strip() else None
     if author is None:
         author = f"User {user.id}" if user is not None else "Anonymous"
@@ -124,12 +123,12 @@ async def add_comment(request: Request) -> JSONResponse:
     await resources.guard.limit(ADD_ROUTE, "comment", address, identity)
     state = await resources.fetch_one(MEDIA_STATE, {"id": media_id})
     if state is None:
-        raise ApiError(404, "Media not found")
+        raise ApiError.not_found("Media not found")
     if state[0]:
-        raise ApiError(403, "Media is locked")
+        raise ApiError.forbidden("Media is locked")
     duration = state[1] if state[1] is not None else MAX_UNKNOWN_DURATION_S
     if timestamp is not None and timestamp > duration:
-        raise ApiError(400, f"videoTimestamp must be within the video (0 to {duration} s)")
+        raise ApiError.bad_request(f"videoTimestamp must be within the video (0 to {duration} s)")
     await resources.guard.refuse_repeats(ADD_ROUTE, text, address, identity)
     params = {
         "id": media_id,
@@ -145,34 +144,21 @@ async def add_comment(request: Request) -> JSONResponse:
             await conn.execute(BUMP_COMMENTS, params)
     resources.details.drop(media_id)
     if row is None:
-        raise ApiError(403, "Media is locked")
+        raise ApiError.forbidden("Media is locked")
     user_id = user.id if user is not None else None
     comment = comment_json(row[0], media_id, user_id, author, text, timestamp, row[1])
     return JSONResponse({"success": True, "comment": comment}, status_code=201)
 
 
-def _include_hidden(request: Request) -> bool:
-    """``includeHidden=true`` lists hidden comments too; admins only."""
-    raw = request.query_params.get("includeHidden")
-    if raw in (None, "", "false"):
-        return False
-    if raw != "true":
-        raise ApiError(400, "includeHidden must be true or false")
-    require_admin(request)
-    return True
-
-
-async def list_comments(request: Request) -> JSONResponse:
-    if not request.query_params.get("mediaId"):
-        raise ApiError(400, "mediaId is required")
-    media_id = query_int(request, "mediaId", 0, 1)
-    limit = query_int(request, "limit", 50, 1, cap=100)
-    offset = query_int(request, "offset", 0, 0)
-    everything = _include_hidden(request)
+async def list_comments(request: Request, query: CommentsQuery) -> JSONResponse:
+    media_id, limit, offset = query.media_id, query.limit, query.offset
+    everything = query.include_hidden == "true"
+    if everything:  # hidden comments too: admins only
+        require_admin(request)
     resources = resources_of(request)
     state = await resources.fetch_one(MEDIA_STATE, {"id": media_id})
     if state is None or (state[0] and not everything):
-        raise ApiError(404, "Media not found")
+        raise ApiError.not_found("Media not found")
     params = {"id": media_id, "limit": limit, "offset": offset}
     if everything:
         rows = await resources.fetch_all(LIST_ALL_COMMENTS, params)
@@ -196,11 +182,9 @@ async def list_comments(request: Request) -> JSONResponse:
     )
 
 
-async def moderate_comment(request: Request) -> JSONResponse:
+async def moderate_comment(request: Request, path: IdPath, body: HiddenBody) -> JSONResponse:
     """Hide or show one comment (admin): ``{"hidden": true|false}`` → the comment."""
-    require_admin(request)
-    comment_id = path_id(request)
-    hidden = (await read_body(request, HiddenBody, SMALL_BODY)).hidden
+    comment_id, hidden = path.id, body.hidden
     resources = resources_of(request)
     params = {"cid": comment_id}
     async with resources.pool.connection() as conn, conn.transaction():
@@ -210,30 +194,63 @@ async def moderate_comment(request: Request) -> JSONResponse:
     if row is None:  # already in the state asked for, or no such comment
         current = await resources.fetch_one(GET_COMMENT, params)
         if current is None:
-            raise ApiError(404, COMMENT_NOT_FOUND)
+            raise ApiError.not_found(COMMENT_NOT_FOUND)
         row = current[:7]
     resources.details.drop(int(row[1]))
     return JSONResponse({"success": True, "comment": {**comment_json(*row), "hidden": hidden}})
 
 
-async def delete_comment(request: Request) -> JSONResponse:
+async def delete_comment(request: Request, path: IdPath) -> JSONResponse:
     """Delete one comment for good (admin) → ``{success, id}``."""
-    require_admin(request)
-    comment_id = path_id(request)
+    comment_id = path.id
     resources = resources_of(request)
     async with resources.pool.connection() as conn, conn.transaction():
         row = await (await conn.execute(DELETE_COMMENT, {"cid": comment_id})).fetchone()
         if row is not None and row[1]:  # it was visible: it leaves the counter too
             await conn.execute(MOVE_COMMENTS, {"id": row[0], "d": -1})
     if row is None:
-        raise ApiError(404, COMMENT_NOT_FOUND)
+        raise ApiError.not_found(COMMENT_NOT_FOUND)
     resources.details.drop(int(row[0]))
     return JSONResponse({"success": True, "id": comment_id})
 
 
+COMMENTS = "/api/media/comments"
 ROUTES = [
-    Route("/api/media/comments", add_comment, methods=["POST"]),
-    Route("/api/media/comments", list_comments, methods=["GET"]),
-    Route("/api/media/comments/{id}", moderate_comment, methods=["PATCH"]),
-    Route("/api/media/comments/{id}", delete_comment, methods=["DELETE"]),
+    api(
+        COMMENTS,
+        add_comment,
+        Endpoint(
+            "Add a comment (auth optional; anonymous comments need a sessionId)",
+            a.CommentAnswer,
+            status=201,
+            auth="optional",
+            body=CommentBody,
+            max_body=SMALL_BODY,
+        ),
+        "POST",
+    ),
+    api(
+        COMMENTS,
+        list_comments,
+        Endpoint("Comments of one media item, newest first", a.CommentPage, query=CommentsQuery),
+    ),
+    api(
+        COMMENTS + "/{id}",
+        moderate_comment,
+        Endpoint(
+            "Hide or show a comment (admin); hidden comments leave the list and commentCount",
+            a.CommentAnswer,
+            auth="admin",
+            path=IdPath,
+            body=HiddenBody,
+            max_body=SMALL_BODY,
+        ),
+        "PATCH",
+    ),
+    api(
+        COMMENTS + "/{id}",
+        delete_comment,
+        Endpoint("Delete a comment (admin)", a.Deleted, auth="admin", path=IdPath),
+        "DELETE",
+    ),
 ]

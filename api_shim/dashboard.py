@@ -18,8 +18,9 @@ from starlette.responses import FileResponse, JSONResponse, RedirectResponse
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from api_shim.auth import require_admin
-from api_shim.params import query_int
+from api_shim import answers as a
+from api_shim.endpoints import Endpoint, api
+from api_shim.queries import Params, page_size
 from mediaq.jsonfmt import iso
 from mediaq.queueview import queue_overview
 from mediaq.settings import RESOURCE_CLASSES, Settings
@@ -37,10 +38,13 @@ def to_page(_: Request) -> RedirectResponse:
     return RedirectResponse("/admin/queue", status_code=307)
 
 
-def dashboard_data(request: Request) -> JSONResponse:
+class DashboardQuery(Params):
+    limit: page_size(500) = PENDING_PER_CLASS  # type: ignore[valid-type]
+
+
+def dashboard_data(request: Request, query: DashboardQuery) -> JSONResponse:
     """Everything the page shows, read in one snapshot transaction."""
-    require_admin(request)
-    limit = query_int(request, "limit", PENDING_PER_CLASS, 1, cap=500)
+    limit = query.limit
     settings: Settings = request.app.state.settings
     with request.app.state.sessions() as session, session.begin():
         session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))
@@ -126,8 +130,17 @@ def active_jobs(conn: Connection) -> list[dict[str, Any]]:
 
 
 ROUTES: list[BaseRoute] = [
-    Route("/admin", to_page, methods=["GET"]),
-    Route("/admin/queue", page, methods=["GET"]),
-    Route("/api/dashboard/queue", dashboard_data, methods=["GET"]),
+    Route("/admin", to_page, methods=["GET"], include_in_schema=False),
+    Route("/admin/queue", page, methods=["GET"], include_in_schema=False),
+    api(
+        "/api/dashboard/queue",
+        dashboard_data,
+        Endpoint(
+            "The queue dashboard's feed: overview, pending heads, active jobs (admin)",
+            a.Dashboard,
+            auth="admin",
+            query=DashboardQuery,
+        ),
+    ),
     Mount("/admin/static", StaticFiles(directory=STATIC_DIR), name="dashboard-static"),
 ]

@@ -19,16 +19,49 @@ from mediaq.errors import Conflict, NotFound, ValidationError
 log = logging.getLogger(__name__)
 
 
-class ApiError(Exception):
-    """An error with its HTTP status; the message is safe to show to the caller."""
+class ApiError(HTTPException):
+    """The one HTTP error type: a status and a message safe to show to the caller.
+
+    Starlette's own 404/405 are ``HTTPException`` too, so one handler maps both. Raise it
+    through the named constructors (``ApiError.not_found("Media not found")``).
+    """
 
     def __init__(
         self, status_code: int, message: str, headers: dict[str, str] | None = None
     ) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        self.message = message
-        self.headers = headers  # e.g. Retry-After on a 429
+        super().__init__(status_code, message, headers)
+
+    @property
+    def message(self) -> str:
+        return self.detail
+
+    @classmethod
+    def bad_request(cls, message: str) -> ApiError:
+        return cls(400, message)
+
+    @classmethod
+    def unauthorized(cls, message: str) -> ApiError:
+        return cls(401, message)
+
+    @classmethod
+    def forbidden(cls, message: str) -> ApiError:
+        return cls(403, message)
+
+    @classmethod
+    def not_found(cls, message: str) -> ApiError:
+        return cls(404, message)
+
+    @classmethod
+    def conflict(cls, message: str) -> ApiError:
+        return cls(409, message)
+
+    @classmethod
+    def too_large(cls, message: str) -> ApiError:
+        return cls(413, message)
+
+    @classmethod
+    def too_many(cls, message: str, retry_after_s: int) -> ApiError:
+        return cls(429, message, {"Retry-After": str(retry_after_s)})
 
 
 def error_response(
@@ -37,12 +70,8 @@ def error_response(
     return JSONResponse({"error": message}, status_code=status_code, headers=headers)
 
 
-async def api_error(_: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ApiError)
-    return error_response(exc.status_code, exc.message, exc.headers)
-
-
 async def http_error(request: Request, exc: Exception) -> Response:
+    """Every ``HTTPException`` (``ApiError`` included) as ``{"error": "..."}``."""
     assert isinstance(exc, HTTPException)
     message = exc.detail if isinstance(exc.detail, str) else "Request failed"
     if exc.status_code == 404 and message == "Not Found":
@@ -50,7 +79,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
     headers = dict(exc.headers or {})
     if exc.status_code == 405:
         headers["Allow"] = ", ".join(allowed_methods(request))
-    return JSONResponse({"error": message}, status_code=exc.status_code, headers=headers)
+    return error_response(exc.status_code, message, headers)
 
 
 def allowed_methods(request: Request) -> list[str]:
@@ -68,12 +97,13 @@ def allowed_methods(request: Request) -> list[str]:
     return sorted(literal or templated)
 
 
-async def domain_error(_: Request, exc: Exception) -> Response:
-    if isinstance(exc, NotFound):
-        return error_response(404, str(exc) or "Not found")
-    if isinstance(exc, Conflict):
-        return error_response(409, str(exc))
-    return error_response(400, str(exc))
+# The core's errors and the HTTP status each one is.
+DOMAIN_STATUS: dict[type[Exception], int] = {ValidationError: 400, NotFound: 404, Conflict: 409}
+
+
+async def domain_error(request: Request, exc: Exception) -> Response:
+    status = next(code for kind, code in DOMAIN_STATUS.items() if isinstance(exc, kind))
+    return await http_error(request, ApiError(status, str(exc) or "Not found"))
 
 
 RETRY_AFTER_S = 2
@@ -124,11 +154,8 @@ async def unexpected_error(request: Request, exc: Exception) -> Response:
 
 
 EXCEPTION_HANDLERS = {
-    ApiError: api_error,
     HTTPException: http_error,
-    ValidationError: domain_error,
-    NotFound: domain_error,
-    Conflict: domain_error,
+    **dict.fromkeys(DOMAIN_STATUS, domain_error),
     psycopg.OperationalError: unavailable,
     PoolTimeout: unavailable,
     sa_exc.DBAPIError: unavailable,  # OperationalError, InterfaceError, dead connections

@@ -236,4 +236,4 @@ class Guard:
     async def refuse(self, route: str, reason: str, message: str, retry_s: int) -> None:
         """Count the refusal, then answer 429 with Retry-After."""
         await self.count_refusal(route, reason)
-        raise ApiError(429, message, headers={"Retry-After": str(retry_s)})
+        raise ApiError.too_many(message, retry_s)

@@ -8,30 +8,21 @@ from sqlalchemy import Text, func, select, text
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
 
-from api_shim.auth import require_admin
-from api_shim.bodies import JOB_BODY, JobsBody, PipelineBody, validate
+from api_shim import answers as a
+from api_shim.bodies import ENQUEUE_BODY, JOB_BODY, JobsBody, PipelineBody, validate
+from api_shim.endpoints import Endpoint, api
 from api_shim.errors import ApiError
-from api_shim.params import (
-    json_body,
-    path_id,
-    query_choice,
-    query_int,
-    query_str,
-)
+from api_shim.queries import IdPath, JobsQuery
 from api_shim.serialize import ATTEMPT_COLUMNS, iso, job_to_json, row_to_json
-from mediaq.bulk import escape_like
 from mediaq.enqueue import JobSpec, enqueue_job, enqueue_many
 from mediaq.errors import NotFound
 from mediaq.jobcontrol import cancel_job, retry_job
 from mediaq.jobcounts import count_jobs
-from mediaq.jobstates import JobStatus
-from mediaq.jobtypes import JOB_TYPES
+from mediaq.likes import contains_pattern
 from mediaq.models import Job, JobAttempt, Pipeline, PipelineStep
 from mediaq.pipelines import StepSpec, create_pipeline
 from mediaq.queueview import queue_overview
-from mediaq.settings import RESOURCE_CLASSES
 
 
 def _session(request: Request) -> Session:
@@ -52,10 +43,9 @@ def spec_of(job: Any, sent: dict[str, Any], cpu_only: bool) -> JobSpec:
     )
 
 
-async def create_job(request: Request) -> JSONResponse:
-    require_admin(request)
+async def create_job(request: Request, raw: dict[str, Any]) -> JSONResponse:
     cpu_only = request.app.state.settings.cpu_only
-    body = await json_body(request, max_bytes=16 * 1024 * 1024)
+    body = raw
     if "jobs" in body:
         bulk = validate(JobsBody, body)
         specs = [
@@ -76,43 +66,39 @@ async def create_job(request: Request) -> JSONResponse:
 TEXT_COUNT_CAP = 10_000
 
 
-def list_jobs(request: Request) -> JSONResponse:
+def list_jobs(request: Request, query: JobsQuery) -> JSONResponse:
     """Newest first (pending: in admission order). ``before`` pages by id (keyset, as cheap
     on page 1,000 as on page 1; ``pagination.nextBefore`` is the next page's value);
     ``q`` matches text in the params. The total is exact and costs what is live: finished
     jobs are counted from kept counters. With ``q`` it stops at ``TEXT_COUNT_CAP``."""
-    require_admin(request)
-    status = query_choice(request, "status", [s.value for s in JobStatus], None)
-    job_type = query_choice(request, "type", list(JOB_TYPES), None)
-    category = query_choice(request, "resourceCategory", RESOURCE_CLASSES, None)
-    limit = query_int(request, "limit", 50, 1, cap=100)
-    offset = query_int(request, "offset", 0, 0)
-    before = query_int(request, "before", 0, 1) or None
-    needle = query_str(request, "q", max_length=200)
-    query = select(Job)
+    status, job_type, category = query.status, query.type, query.resource_category
+    limit, offset, before, needle = query.limit, query.offset, query.before, query.q
+    selected = select(Job)
     for column, value in (
         (Job.status, status),
         (Job.type, job_type),
         (Job.resource_category, category),
     ):
         if value is not None:
-            query = query.where(column == value)
+            selected = selected.where(column == value)
     if needle:
-        query = query.where(Job.params.cast(Text).ilike(f"%{escape_like(needle)}%"))
+        selected = selected.where(Job.params.cast(Text).ilike(contains_pattern(needle)))
     keyset = before is not None and status != "pending"
     if keyset:
-        query = query.where(Job.id < before)
+        selected = selected.where(Job.id < before)
     if status == "pending":
-        query = query.order_by(Job.resource_category, Job.priority.desc(), Job.created_at, Job.id)
+        selected = selected.order_by(
+            Job.resource_category, Job.priority.desc(), Job.created_at, Job.id
+        )
     else:
-        query = query.order_by(Job.id.desc())
+        selected = selected.order_by(Job.id.desc())
     with _session(request) as session:
-        rows = session.scalars(query.limit(limit).offset(0 if keyset else offset)).all()
+        rows = session.scalars(selected.limit(limit).offset(0 if keyset else offset)).all()
         capped = False
         if needle:
             counted = session.scalar(
                 select(func.count()).select_from(
-                    query.with_only_columns(Job.id)
+                    selected.with_only_columns(Job.id)
                     .order_by(None)
                     .limit(TEXT_COUNT_CAP + 1)
                     .subquery()
@@ -163,13 +149,12 @@ def _with_live_position(session: Session, job: Job) -> dict[str, Any]:
     return data
 
 
-def get_job(request: Request) -> JSONResponse:
-    require_admin(request)
-    job_id = path_id(request)
+def get_job(request: Request, path: IdPath) -> JSONResponse:
+    job_id = path.id
     with _session(request) as session:
         job = session.get(Job, job_id)
         if job is None:
-            raise ApiError(404, "Job not found")
+            raise ApiError.not_found("Job not found")
         data = _with_live_position(session, job)
         data["attempts"] = attempts_json(session, job_id)
         return JSONResponse(data)
@@ -183,9 +168,7 @@ def attempts_json(session: Session, job_id: int) -> list[dict[str, Any]]:
     return [row_to_json(row, ATTEMPT_COLUMNS) for row in rows]
 
 
-def _act(request: Request, action: Any) -> JSONResponse:
-    require_admin(request)
-    job_id = path_id(request)
+def _act(request: Request, job_id: int, action: Any) -> JSONResponse:
     with _session(request) as session:
         with session.begin():
             action(session, job_id)
@@ -196,25 +179,24 @@ def _act(request: Request, action: Any) -> JSONResponse:
         return JSONResponse({"job": job_to_json(job)})
 
 
-def cancel(request: Request) -> JSONResponse:
-    return _act(request, cancel_job)
+def cancel(request: Request, path: IdPath) -> JSONResponse:
+    return _act(request, path.id, cancel_job)
 
 
-def retry(request: Request) -> JSONResponse:
-    return _act(request, retry_job)
+def retry(request: Request, path: IdPath) -> JSONResponse:
+    return _act(request, path.id, retry_job)
 
 
 def queue_view(request: Request) -> JSONResponse:
-    require_admin(request)
     with _session(request) as session:
         return JSONResponse(queue_overview(session, request.app.state.settings))
 
 
-async def create_pipeline_route(request: Request) -> JSONResponse:
-    require_admin(request)
+async def create_pipeline_route(
+    request: Request, body: PipelineBody, raw: dict[str, Any]
+) -> JSONResponse:
     cpu_only = request.app.state.settings.cpu_only
-    body = await json_body(request, max_bytes=1024 * 1024)
-    pipeline = validate(PipelineBody, body)
+    pipeline = body
     steps = [
         StepSpec(
             type=step.type,
@@ -225,7 +207,7 @@ async def create_pipeline_route(request: Request) -> JSONResponse:
             vram_required=step.vram_required,
             cpu_only=cpu_only,
         )
-        for step, sent in zip(pipeline.steps, body["steps"], strict=True)
+        for step, sent in zip(pipeline.steps, raw["steps"], strict=True)
     ]
     with _session(request) as session:
         with session.begin():
@@ -236,7 +218,7 @@ async def create_pipeline_route(request: Request) -> JSONResponse:
 def pipeline_json(session: Session, pipeline_id: int) -> dict[str, Any]:
     pipeline = session.get(Pipeline, pipeline_id)
     if pipeline is None:
-        raise ApiError(404, "Pipeline not found")
+        raise ApiError.not_found("Pipeline not found")
     steps = session.scalars(
         select(PipelineStep)
         .where(PipelineStep.pipeline_id == pipeline_id)
@@ -269,20 +251,64 @@ def pipeline_json(session: Session, pipeline_id: int) -> dict[str, Any]:
     }
 
 
-def get_pipeline(request: Request) -> JSONResponse:
-    require_admin(request)
-    pipeline_id = path_id(request)
+def get_pipeline(request: Request, path: IdPath) -> JSONResponse:
+    pipeline_id = path.id
     with _session(request) as session:
         return JSONResponse(pipeline_json(session, pipeline_id))
 
 
+def _admin(summary: str, ok: Any, **more: Any) -> Endpoint:
+    return Endpoint(summary, ok, auth="admin", **more)
+
+
 ROUTES = [
-    Route("/api/jobs", create_job, methods=["POST"]),
-    Route("/api/jobs", list_jobs, methods=["GET"]),
-    Route("/api/jobs/queue", queue_view, methods=["GET"]),
-    Route("/api/jobs/{id:int}", get_job, methods=["GET"]),
-    Route("/api/jobs/{id}/cancel", cancel, methods=["POST"]),
-    Route("/api/jobs/{id}/retry", retry, methods=["POST"]),
-    Route("/api/pipelines", create_pipeline_route, methods=["POST"]),
-    Route("/api/pipelines/{id}", get_pipeline, methods=["GET"]),
+    api(
+        "/api/jobs",
+        create_job,
+        _admin(
+            "Enqueue a job (or {jobs: [...]} in bulk); params are checked against the type's model",
+            a.JobAnswer | a.Enqueued,
+            status=201,
+            body=ENQUEUE_BODY,
+            max_body=16 * 1024 * 1024,
+            also={200: a.JobAnswer},  # a live job with the same uniqueKey: that job
+        ),
+        "POST",
+    ),
+    api("/api/jobs", list_jobs, _admin("List jobs", a.JobPage, query=JobsQuery)),
+    api(
+        "/api/jobs/queue",
+        queue_view,
+        _admin("Queue overview: per class counts, hosts and GPUs", a.QueueOverview),
+    ),
+    api("/api/jobs/{id:int}", get_job, _admin("One job", a.JobJson, path=IdPath)),
+    api(
+        "/api/jobs/{id}/cancel",
+        cancel,
+        _admin("Cancel a job", a.JobAnswer, path=IdPath),
+        "POST",
+    ),
+    api(
+        "/api/jobs/{id}/retry",
+        retry,
+        _admin("Retry a failed or cancelled job", a.JobAnswer, path=IdPath),
+        "POST",
+    ),
+    api(
+        "/api/pipelines",
+        create_pipeline_route,
+        _admin(
+            "Create a pipeline of job steps",
+            a.PipelineAnswer,
+            status=201,
+            body=PipelineBody,
+            max_body=1024 * 1024,
+        ),
+        "POST",
+    ),
+    api(
+        "/api/pipelines/{id}",
+        get_pipeline,
+        _admin("A pipeline with its steps and jobs", a.PipelineAnswer, path=IdPath),
+    ),
 ]

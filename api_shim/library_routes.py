@@ -12,13 +12,13 @@ import json
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
-from api_shim.auth import require_admin
+from api_shim import answers as a
+from api_shim.endpoints import Endpoint, api
 from api_shim.errors import ApiError
-from api_shim.params import like_pattern, path_id, query_choice, query_int, query_str
+from api_shim.queries import IdPath, LibraryQuery
 from api_shim.resources import resources_of
-from mediaq.models import DIRECTORY_TYPES
+from mediaq.likes import contains_pattern
 
 LIBRARY_ITEM = """json_build_object(
     'id', v.id, 'filename', v.filename, 'title', v.title, 'directoryType', v.directory_type,
@@ -44,14 +44,11 @@ def _sql(search: bool, directory: bool) -> bytes:
     ).encode()
 
 
-async def library(request: Request) -> Response:
-    require_admin(request)
-    search = query_str(request, "search", 200)
-    directory = query_choice(request, "directoryType", DIRECTORY_TYPES, None)
-    limit = query_int(request, "limit", 48, 1, 100)
-    offset = query_int(request, "offset", 0, 0)
+async def library(request: Request, query: LibraryQuery) -> Response:
+    search, directory = query.search, query.directory_type
+    limit, offset = query.limit, query.offset
     params = {
-        "pattern": like_pattern(search) if search else None,
+        "pattern": contains_pattern(search) if search else None,
         "directory": directory,
         "limit": limit,
         "offset": offset,
@@ -62,21 +59,35 @@ async def library(request: Request) -> Response:
     return Response('{"videos":' + row[1] + "," + tail, media_type="application/json")
 
 
-async def video_thumbnail(request: Request) -> Response:
-    require_admin(request)
-    video_id = path_id(request)
+async def video_thumbnail(request: Request, path: IdPath) -> Response:
+    video_id = path.id
     resources = resources_of(request)
     row = await resources.fetch_one(
         b"SELECT thumbnail_path FROM videos WHERE id = %(id)s", {"id": video_id}
     )
     if row is None:
-        raise ApiError(404, "Video not found")
+        raise ApiError.not_found("Video not found")
     if row[0] is None:
-        raise ApiError(404, "This video has no thumbnail")
+        raise ApiError.not_found("This video has no thumbnail")
     return resources.files.response(request.headers, request.method, str(row[0]))
 
 
 ROUTES = [
-    Route("/api/admin/library", library, methods=["GET"]),
-    Route("/api/admin/videos/{id}/thumbnail", video_thumbnail, methods=["GET", "HEAD"]),
+    api(
+        "/api/admin/library",
+        library,
+        Endpoint(
+            "Library videos with their public items (admin)",
+            a.LibraryPage,
+            auth="admin",
+            query=LibraryQuery,
+        ),
+    ),
+    api(
+        "/api/admin/videos/{id}/thumbnail",
+        video_thumbnail,
+        Endpoint("A library video's thumbnail (admin)", auth="admin", path=IdPath, files="image/*"),
+        "GET",
+        "HEAD",
+    ),
 ]

@@ -103,19 +103,19 @@ class LibraryFiles:
         """Open a file inside the public roots for reading, or raise 404."""
         root = self.root_of(path)
         if root is None:
-            raise ApiError(404, FILE_NOT_FOUND)
+            raise ApiError.not_found(FILE_NOT_FOUND)
         real = os.path.realpath(path)
         try:
             fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         except OSError:
-            raise ApiError(404, FILE_NOT_FOUND) from None
+            raise ApiError.not_found(FILE_NOT_FOUND) from None
         try:
             st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode):
-                raise ApiError(404, FILE_NOT_FOUND)
+                raise ApiError.not_found(FILE_NOT_FOUND)
             opened = _fd_path(fd)
             if opened is not None and not _inside(opened, root.real):
-                raise ApiError(404, FILE_NOT_FOUND)
+                raise ApiError.not_found(FILE_NOT_FOUND)
             relative = (opened or real)[len(root.real) + 1 :]
             content_type = mimetypes.guess_type(real)[0] or "application/octet-stream"
             return OpenFile(fd, FileMeta(st.st_size, st.st_mtime_ns), root, relative, content_type)

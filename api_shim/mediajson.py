@@ -3,9 +3,41 @@
 The gallery and media endpoints ask PostgreSQL for the finished JSON text (``json_build_object``
 in the seed's key order, timestamps already in the seed's ``2026-01-15T10:00:00.000Z`` form),
 so a request costs one statement and no per-row work in Python.
+
+Each shape is declared once, as ``(key, SQL expression, Python type)`` triples: the same list
+gives the ``json_build_object`` pairs and the pydantic model whose schema ``/openapi.json``
+shows for it (``JsonShape``).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, create_model
+
+Field3 = tuple[str, str, Any]  # (JSON key, SQL expression, Python type of the value)
+
+
+@dataclass(frozen=True)
+class JsonShape:
+    """A JSON object built by PostgreSQL, and its model (every key present, no other)."""
+
+    name: str
+    fields: tuple[Field3, ...]
+    model: type[BaseModel] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        columns: Any = {key: (kind, ...) for key, _, kind in self.fields}
+        model = create_model(self.name, __config__=ConfigDict(extra="forbid"), **columns)
+        object.__setattr__(self, "model", model)
+
+    @property
+    def sql(self) -> str:
+        return json_object_sql([(key, expr) for key, expr, _ in self.fields])
+
+    def extended(self, name: str, *more: Field3) -> JsonShape:
+        return JsonShape(name, (*self.fields, *more))
 
 
 def iso_sql(column: str) -> str:
@@ -40,55 +72,65 @@ STORYBOARD_URL_SQL = (
 PUBLIC_PATH_SQL = library_path_sql("path", "public")
 THUMBNAIL_PATH_SQL = library_path_sql("thumbnail_path", "thumbnails")
 
+Time = str | None  # timestamps come as the seed's ISO text
+NInt = int | None
+NStr = str | None
+
 # GET /api/media/public: one item of "videos" (the seed's 12 keys, then the two URLs).
-GALLERY_ITEM_FIELDS = [
-    ("id", "id"),
-    ("filename", "filename"),
-    ("category", "category"),
-    ("durationSeconds", "duration_seconds"),
-    ("quality", "quality"),
-    ("orientation", "orientation"),
-    ("thumbnailPath", THUMBNAIL_PATH_SQL),
-    ("viewCount", "view_count"),
-    ("upvoteCount", "upvote_count"),
-    ("commentCount", "comment_count"),
-    ("isLocked", "is_locked"),
-    ("createdAt", iso_sql("created_at")),
-    ("streamUrl", STREAM_URL_SQL),
-    ("thumbnailUrl", THUMBNAIL_URL_SQL),
-]
+GALLERY_ITEM = JsonShape(
+    "GalleryItem",
+    (
+        ("id", "id", int),
+        ("filename", "filename", str),
+        ("category", "category", str),
+        ("durationSeconds", "duration_seconds", NInt),
+        ("quality", "quality", NStr),
+        ("orientation", "orientation", NStr),
+        ("thumbnailPath", THUMBNAIL_PATH_SQL, NStr),
+        ("viewCount", "view_count", int),
+        ("upvoteCount", "upvote_count", int),
+        ("commentCount", "comment_count", int),
+        ("isLocked", "is_locked", bool),
+        ("createdAt", iso_sql("created_at"), Time),
+        ("streamUrl", STREAM_URL_SQL, str),
+        ("thumbnailUrl", THUMBNAIL_URL_SQL, NStr),
+    ),
+)
 
 # GET /api/media/public/:id (the seed's 17 keys, then the URLs of its files).
-MEDIA_DETAIL_FIELDS = [
-    ("id", "id"),
-    ("path", PUBLIC_PATH_SQL),
-    ("filename", "filename"),
-    ("category", "category"),
-    ("durationSeconds", "duration_seconds"),
-    ("quality", "quality"),
-    ("orientation", "orientation"),
-    ("thumbnailPath", THUMBNAIL_PATH_SQL),
-    ("fileSize", "file_size"),
-    ("viewCount", "view_count"),
-    ("upvoteCount", "upvote_count"),
-    ("commentCount", "comment_count"),
-    ("finishCount", "finish_count"),
-    ("totalWatchTime", "total_watch_time"),
-    ("isLocked", "is_locked"),
-    ("createdAt", iso_sql("created_at")),
-    ("updatedAt", iso_sql("updated_at")),
-    ("streamUrl", STREAM_URL_SQL),
-    ("thumbnailUrl", THUMBNAIL_URL_SQL),
-    ("storyboardUrl", STORYBOARD_URL_SQL),
-]
+MEDIA_DETAIL = JsonShape(
+    "Media",
+    (
+        ("id", "id", int),
+        ("path", PUBLIC_PATH_SQL, NStr),
+        ("filename", "filename", str),
+        ("category", "category", str),
+        ("durationSeconds", "duration_seconds", NInt),
+        ("quality", "quality", NStr),
+        ("orientation", "orientation", NStr),
+        ("thumbnailPath", THUMBNAIL_PATH_SQL, NStr),
+        ("fileSize", "file_size", NInt),
+        ("viewCount", "view_count", int),
+        ("upvoteCount", "upvote_count", int),
+        ("commentCount", "comment_count", int),
+        ("finishCount", "finish_count", int),
+        ("totalWatchTime", "total_watch_time", int),
+        ("isLocked", "is_locked", bool),
+        ("createdAt", iso_sql("created_at"), Time),
+        ("updatedAt", iso_sql("updated_at"), Time),
+        ("streamUrl", STREAM_URL_SQL, str),
+        ("thumbnailUrl", THUMBNAIL_URL_SQL, NStr),
+        ("storyboardUrl", STORYBOARD_URL_SQL, NStr),
+    ),
+)
 
 # The admin view of public media adds the lock details.
-ADMIN_MEDIA_FIELDS = [
-    *MEDIA_DETAIL_FIELDS,
-    ("lockedAt", iso_sql("locked_at")),
-    ("lockedReason", "locked_reason"),
-]
+ADMIN_MEDIA = MEDIA_DETAIL.extended(
+    "AdminMedia",
+    ("lockedAt", iso_sql("locked_at"), Time),
+    ("lockedReason", "locked_reason", NStr),
+)
 
-GALLERY_ITEM_JSON = json_object_sql(GALLERY_ITEM_FIELDS)
-MEDIA_DETAIL_JSON = json_object_sql(MEDIA_DETAIL_FIELDS)
-ADMIN_MEDIA_JSON = json_object_sql(ADMIN_MEDIA_FIELDS)
+GALLERY_ITEM_JSON = GALLERY_ITEM.sql
+MEDIA_DETAIL_JSON = MEDIA_DETAIL.sql
+ADMIN_MEDIA_JSON = ADMIN_MEDIA.sql

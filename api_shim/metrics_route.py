@@ -25,4 +25,4 @@ def metrics(request: Request) -> Response:
     return Response(render(snap), media_type=CONTENT_TYPE_LATEST)
 
 
-ROUTES = [Route("/metrics", metrics, methods=["GET"])]
+ROUTES = [Route("/metrics", metrics, methods=["GET"], include_in_schema=False)]

@@ -139,7 +139,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise ApiError(413, self._message())
+                    raise ApiError.too_large(self._message())
             return message
 
         await self.app(scope, limited, send)

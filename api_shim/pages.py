@@ -76,6 +76,6 @@ def home(_: Request) -> RedirectResponse:
 
 
 ROUTES: list[BaseRoute] = [
-    Route("/", home, methods=["GET"]),
+    Route("/", home, methods=["GET"], include_in_schema=False),
     Mount(STATIC_PREFIX, StaticFiles(directory=STATIC_DIR), name="static"),
 ]

@@ -13,8 +13,8 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
+from api_shim import answers as a
 from api_shim.bodies import (
     SESSION_MAX,
     FinishBody,
@@ -23,30 +23,15 @@ from api_shim.bodies import (
     WatchTimeBody,
     read_body,
 )
+from api_shim.endpoints import Endpoint, api
 from api_shim.errors import ApiError
-from api_shim.gallery import (
-    DEFAULT_LIMIT,
-    DEFAULT_SORT,
-    MAX_LIMIT,
-    SORTS,
-    GalleryFilter,
-    has_more,
-    page_sql,
-    search_count_sql,
-)
+from api_shim.gallery import GalleryFilter, has_more, page_sql, search_count_sql
 from api_shim.guard import UNPLAYED, client_address, session_identity
 from api_shim.mediajson import MEDIA_DETAIL_JSON
-from api_shim.params import (
-    body_str,
-    json_body,
-    like_pattern,
-    path_id,
-    query_choice,
-    query_int,
-    query_str,
-)
+from api_shim.queries import GalleryQuery, IdPath, MediaQuery, SessionQuery
 from api_shim.resources import Resources, resources_of
 from mediaq.jobparams import INT32_MAX
+from mediaq.likes import contains_pattern
 from mediaq.settings import Settings
 from mediaq.viewbuffer import session_key
 
@@ -94,16 +79,14 @@ return grant
 """
 
 
-def gallery_filter(request: Request) -> GalleryFilter:
-    """Validate the gallery's query parameters (limit capped at 100, sort whitelisted)."""
-    search = query_str(request, "search", 200)
+def gallery_filter(query: GalleryQuery) -> GalleryFilter:
     return GalleryFilter(
-        category=query_str(request, "category", 100),
-        orientation=query_str(request, "orientation", 50),
-        search=like_pattern(search) if search is not None else None,
-        sort=query_choice(request, "sort", SORTS, DEFAULT_SORT) or DEFAULT_SORT,
-        limit=query_int(request, "limit", DEFAULT_LIMIT, 1, cap=MAX_LIMIT),
-        offset=query_int(request, "offset", 0, 0),
+        category=query.category,
+        orientation=query.orientation,
+        search=contains_pattern(query.search) if query.search is not None else None,
+        sort=query.sort,
+        limit=query.limit,
+        offset=query.offset,
     )
 
 
@@ -117,8 +100,8 @@ async def _search_total(resources: Resources, f: GalleryFilter) -> int:
     return total
 
 
-async def list_media(request: Request) -> Response:
-    f = gallery_filter(request)
+async def list_media(request: Request, query: GalleryQuery) -> Response:
+    f = gallery_filter(query)
     resources = resources_of(request)
     row = await resources.fetch_one(page_sql(f), {**f.params(), **resources.files.sql_params()})
     assert row is not None
@@ -132,14 +115,13 @@ async def list_media(request: Request) -> Response:
     return Response('{"videos":' + page + tail, media_type="application/json")
 
 
-def viewer_session(request: Request) -> str:
+def viewer_session(request: Request, raw: str | None) -> str:
     """Who is viewing: ``sessionId`` (query) or ``X-Session-Id``, else client address + agent."""
-    raw = query_str(request, "sessionId", SESSION_MAX)
     if raw is None:
         header = request.headers.get("x-session-id")
         if header:
             if len(header) > SESSION_MAX:
-                raise ApiError(400, f"X-Session-Id must be at most {SESSION_MAX} characters")
+                raise ApiError.bad_request(f"X-Session-Id must be at most {SESSION_MAX} characters")
             raw = header
     if raw is not None:
         return session_key("s:" + raw)
@@ -147,20 +129,10 @@ def viewer_session(request: Request) -> str:
     return session_key(f"a:{host}:{request.headers.get('user-agent', '')}")
 
 
-def _count_view(request: Request) -> bool:
-    """``countView=false``: the page that fetches the item counts its view on play instead."""
-    raw = request.query_params.get("countView")
-    if raw in (None, "", "true"):
-        return True
-    if raw == "false":
-        return False
-    raise ApiError(400, "countView must be true or false")
-
-
-async def get_media(request: Request) -> Response:
-    media_id = path_id(request)
-    session = viewer_session(request)
-    counting = _count_view(request)
+async def get_media(request: Request, path: IdPath, query: MediaQuery) -> Response:
+    media_id = path.id
+    session = viewer_session(request, query.session_id)
+    counting = query.count_view != "false"  # false: the page counts its view on play instead
     resources = resources_of(request)
 
     async def fetch() -> str | None:
@@ -170,7 +142,7 @@ async def get_media(request: Request) -> Response:
 
     text = await resources.details.load(media_id, fetch)
     if text is None:
-        raise ApiError(404, MEDIA_NOT_FOUND)
+        raise ApiError.not_found(MEDIA_NOT_FOUND)
     if counting:  # buffered: the response does not wait
         resources.views.record(media_id, session, client_address(request))
     return Response(text, media_type="application/json")
@@ -180,28 +152,18 @@ async def _media_state(resources: Resources, media_id: int) -> tuple[Any, ...]:
     """(is_locked, upvote_count, finish_count, total_watch_time, duration) or 404."""
     row = await resources.fetch_one(MEDIA_STATE, {"id": media_id})
     if row is None:
-        raise ApiError(404, MEDIA_NOT_FOUND)
+        raise ApiError.not_found(MEDIA_NOT_FOUND)
     return row
 
 
 def _refuse_locked(state: tuple[Any, ...]) -> None:
     if state[0]:
-        raise ApiError(403, MEDIA_LOCKED)
+        raise ApiError.forbidden(MEDIA_LOCKED)
 
 
-async def _session_from(request: Request, body: dict[str, Any] | None) -> str:
-    session = query_str(request, "sessionId", SESSION_MAX)
-    if session is None and body is not None:
-        session = body_str(body, "sessionId", max_length=SESSION_MAX)
-    if session is None or not session.strip():
-        raise ApiError(400, "sessionId is required")
-    return session
-
-
-async def upvote(request: Request) -> JSONResponse:
+async def upvote(request: Request, path: IdPath, body: SessionBody) -> JSONResponse:
     """One upvote per session: the unique constraint decides, the counter moves with the row."""
-    media_id = path_id(request)
-    session = (await read_body(request, SessionBody, SMALL_BODY)).session_id
+    media_id, session = path.id, body.session_id
     resources = resources_of(request)
     address, identity = client_address(request), session_identity(str(session))
     await resources.guard.limit(UPVOTE_ROUTE, "vote", address, identity)
@@ -221,13 +183,13 @@ async def upvote(request: Request) -> JSONResponse:
     return JSONResponse({"success": True, "upvoted": True, "upvoteCount": count})
 
 
-async def remove_upvote(request: Request) -> JSONResponse:
+async def remove_upvote(request: Request, path: IdPath, query: SessionQuery) -> JSONResponse:
     """Remove this session's upvote (``sessionId`` in the query, or in a JSON body)."""
-    media_id = path_id(request)
-    body = None
-    if request.query_params.get("sessionId") in (None, ""):
-        body = await json_body(request, SMALL_BODY)
-    session = await _session_from(request, body)
+    media_id, session = path.id, query.session_id
+    if session is None:
+        session = (await read_body(request, FinishBody, SMALL_BODY)).session_id
+    if session is None or not session.strip():
+        raise ApiError.bad_request("sessionId is required")
     resources = resources_of(request)
     await resources.guard.limit(
         UNVOTE_ROUTE, "vote", client_address(request), session_identity(session)
@@ -251,10 +213,10 @@ def _optional_session(session: str | None) -> str | None:
     return session if session and session.strip() else None
 
 
-async def finish(request: Request) -> JSONResponse:
+async def finish(request: Request, path: IdPath, body: FinishBody) -> JSONResponse:
     """Count a finished playback; with a ``sessionId``, once per session per view window."""
-    media_id = path_id(request)
-    session = _optional_session((await read_body(request, FinishBody, SMALL_BODY)).session_id)
+    media_id = path.id
+    session = _optional_session(body.session_id)
     resources = resources_of(request)
     await resources.guard.limit(
         FINISH_ROUTE,
@@ -272,14 +234,13 @@ async def finish(request: Request) -> JSONResponse:
     row = await resources.fetch_one(BUMP_FINISH, {"id": media_id})
     resources.details.drop(media_id)
     if row is None:  # locked or deleted since the check
-        raise ApiError(403, MEDIA_LOCKED)
+        raise ApiError.forbidden(MEDIA_LOCKED)
     return JSONResponse({"success": True, "counted": True, "finishCount": int(row[0])})
 
 
-async def watch_time(request: Request) -> JSONResponse:
+async def watch_time(request: Request, path: IdPath, body: WatchTimeBody) -> JSONResponse:
     """Add watch time, never more than the video lasts (per request and per session window)."""
-    media_id = path_id(request)
-    body = await read_body(request, WatchTimeBody, SMALL_BODY)
+    media_id = path.id
     given = body.seconds if body.seconds is not None else body.watch_time
     seconds = min(int(given or 0), INT32_MAX)
     session = _optional_session(body.session_id)
@@ -294,7 +255,7 @@ async def watch_time(request: Request) -> JSONResponse:
     _refuse_locked(state)
     cap = int(state[4]) if state[4] is not None and state[4] > 0 else MAX_WATCH_S
     if seconds > cap:
-        raise ApiError(400, f"seconds must not exceed the video's duration ({cap} s)")
+        raise ApiError.bad_request(f"seconds must not exceed the video's duration ({cap} s)")
     if session is not None:
         key = f"{resources.buffer.prefix}:watch:{media_id}:{session_key(session)}"
         script = resources.redis.register_script(WATCH_CAP_LUA)
@@ -304,11 +265,11 @@ async def watch_time(request: Request) -> JSONResponse:
     row = await resources.fetch_one(BUMP_WATCH, {"id": media_id, "s": seconds})
     resources.details.drop(media_id)
     if row is None:
-        raise ApiError(403, MEDIA_LOCKED)
+        raise ApiError.forbidden(MEDIA_LOCKED)
     return JSONResponse({"success": True, "recorded": seconds, "totalWatchTime": int(row[0])})
 
 
-async def report_view(request: Request) -> JSONResponse:
+async def report_view(request: Request, path: IdPath, body: ViewBody) -> JSONResponse:
     """The player's view: counted once it has played ``view_min_play_s`` (or the whole clip).
 
     The player reports when playback starts (``playedSeconds: 0``) and again once it has
@@ -317,8 +278,7 @@ async def report_view(request: Request) -> JSONResponse:
     counted view goes through the same buffer, session bound and once-per-window rule as
     ``GET /api/media/public/{id}``.
     """
-    media_id = path_id(request)
-    body = await read_body(request, ViewBody, SMALL_BODY)
+    media_id = path.id
     session, played = body.session_id, body.played_seconds
     resources = resources_of(request)
     address, identity = client_address(request), session_identity(str(session))
@@ -340,12 +300,86 @@ async def report_view(request: Request) -> JSONResponse:
     return JSONResponse({"success": True, "counted": counted, "minPlaySeconds": need})
 
 
+MEDIA = "/api/media/public/{id}"
 ROUTES = [
-    Route("/api/media/public", list_media, methods=["GET"]),
-    Route("/api/media/public/{id}", get_media, methods=["GET"]),
-    Route("/api/media/public/{id}/upvote", upvote, methods=["POST"]),
-    Route("/api/media/public/{id}/upvote", remove_upvote, methods=["DELETE"]),
-    Route("/api/media/public/{id}/finish", finish, methods=["POST"]),
-    Route("/api/media/public/{id}/watch-time", watch_time, methods=["POST"]),
-    Route("/api/media/public/{id}/view", report_view, methods=["POST"]),
+    api(
+        "/api/media/public",
+        list_media,
+        Endpoint(
+            "List unlocked public media (paginated, filterable, sorted)",
+            a.GalleryPage,
+            query=GalleryQuery,
+        ),
+    ),
+    api(
+        MEDIA,
+        get_media,
+        Endpoint(
+            "One media item; counts a view (once per session per window, not waited for)",
+            a.Media,
+            path=IdPath,
+            query=MediaQuery,
+        ),
+    ),
+    api(
+        MEDIA + "/upvote",
+        upvote,
+        Endpoint(
+            "Upvote (one per session)",
+            a.UpvoteAnswer,
+            path=IdPath,
+            body=SessionBody,
+            max_body=SMALL_BODY,
+        ),
+        "POST",
+    ),
+    api(
+        MEDIA + "/upvote",
+        remove_upvote,
+        Endpoint(
+            "Remove this session's upvote (sessionId in the query, or a JSON body)",
+            a.UpvoteAnswer,
+            path=IdPath,
+            query=SessionQuery,
+        ),
+        "DELETE",
+    ),
+    api(
+        MEDIA + "/finish",
+        finish,
+        Endpoint(
+            "Count a finished playback (once per session per window with a sessionId)",
+            a.FinishAnswer,
+            path=IdPath,
+            body=FinishBody,
+            body_required=False,
+            max_body=SMALL_BODY,
+        ),
+        "POST",
+    ),
+    api(
+        MEDIA + "/watch-time",
+        watch_time,
+        Endpoint(
+            "Add watch time in seconds (bounded by the video's duration)",
+            a.WatchAnswer,
+            path=IdPath,
+            body=WatchTimeBody,
+            max_body=SMALL_BODY,
+        ),
+        "POST",
+    ),
+    api(
+        MEDIA + "/view",
+        report_view,
+        Endpoint(
+            "The player's view report: counted once the video has played long enough "
+            "(once per session per window; 429 past the rate limits)",
+            a.ViewAnswer,
+            path=IdPath,
+            body=ViewBody,
+            max_body=SMALL_BODY,
+        ),
+        "POST",
+    ),
 ]

@@ -18,8 +18,8 @@ from api_shim.gallery import DEFAULT_LIMIT, DEFAULT_SORT, SORT_LABELS
 from api_shim.heatmap import SEGMENTS
 from api_shim.mediajson import MEDIA_DETAIL_JSON
 from api_shim.pages import not_found_page, render
-from api_shim.params import INT32_MAX
 from api_shim.resources import resources_of
+from mediaq.jobparams import INT32_MAX
 
 CATEGORIES = b"""SELECT category, sum(n)::bigint FROM public_media_counts
 GROUP BY category HAVING sum(n) > 0 ORDER BY category"""
@@ -76,6 +76,6 @@ async def viewer_page(request: Request) -> HTMLResponse:
 
 
 ROUTES = [
-    Route("/gallery", gallery_page, methods=["GET"]),
-    Route("/watch/{id}", viewer_page, methods=["GET"]),
+    Route("/gallery", gallery_page, methods=["GET"], include_in_schema=False),
+    Route("/watch/{id}", viewer_page, methods=["GET"], include_in_schema=False),
 ]

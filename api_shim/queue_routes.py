@@ -4,35 +4,32 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
 
-from api_shim.auth import require_admin
-from api_shim.bodies import PauseBody, read_body
+from api_shim import answers as a
+from api_shim.auth import User
+from api_shim.bodies import PauseBody
+from api_shim.endpoints import Endpoint, api
+from api_shim.queries import ClassPath
 from mediaq import pauses
 
 
-def _actor(request: Request) -> str:
-    user = require_admin(request)
-    return f"{user.role} {user.id}"
-
-
-async def pause_route(request: Request) -> JSONResponse:
-    actor = _actor(request)
-    job_type = (await read_body(request, PauseBody)).type
+async def pause_route(
+    request: Request, path: ClassPath, body: PauseBody, user: User
+) -> JSONResponse:
+    actor, job_type = f"{user.role} {user.id}", body.type
     with request.app.state.sessions() as session, session.begin():
-        pause = pauses.pause(session, request.path_params["class"], job_type, actor)
+        pause = pauses.pause(session, path.class_, job_type, actor)
     return JSONResponse({"paused": True, "pause": pause.to_json(), "reason": pause.reason()})
 
 
-async def resume_route(request: Request) -> JSONResponse:
-    _actor(request)
-    job_type = (await read_body(request, PauseBody)).type
+async def resume_route(request: Request, path: ClassPath, body: PauseBody) -> JSONResponse:
+    job_type = body.type
     with request.app.state.sessions() as session, session.begin():
-        was_paused = pauses.resume(session, request.path_params["class"], job_type)
+        was_paused = pauses.resume(session, path.class_, job_type)
     return JSONResponse(
         {
             "paused": False,
-            "resourceCategory": request.path_params["class"],
+            "resourceCategory": path.class_,
             "type": job_type or None,
             "wasPaused": was_paused,
         }
@@ -40,13 +37,26 @@ async def resume_route(request: Request) -> JSONResponse:
 
 
 def list_route(request: Request) -> JSONResponse:
-    require_admin(request)
     with request.app.state.sessions() as session:
         return JSONResponse({"pauses": [p.to_json() for p in pauses.load_pauses(session)]})
 
 
+def _control(summary: str, ok: type[a.Answer]) -> Endpoint:
+    return Endpoint(summary, ok, auth="admin", path=ClassPath, body=PauseBody, body_required=False)
+
+
 ROUTES = [
-    Route("/api/queues/pauses", list_route, methods=["GET"]),
-    Route("/api/queues/{class}/pause", pause_route, methods=["POST"]),
-    Route("/api/queues/{class}/resume", resume_route, methods=["POST"]),
+    api("/api/queues/pauses", list_route, Endpoint("What is paused", a.Pauses, auth="admin")),
+    api(
+        "/api/queues/{class}/pause",
+        pause_route,
+        _control("Pause a class, or one job type in it ({type})", a.Paused),
+        "POST",
+    ),
+    api(
+        "/api/queues/{class}/resume",
+        resume_route,
+        _control("Resume a class, or one job type in it ({type})", a.Resumed),
+        "POST",
+    ),
 ]

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
 
-from api_shim.auth import require_user
-from api_shim.bodies import ReactionBody, read_body
+from api_shim import answers as a
+from api_shim.auth import User
+from api_shim.bodies import ReactionBody
+from api_shim.endpoints import Endpoint, api
 from api_shim.errors import ApiError
 from api_shim.guard import client_address, user_identity
 from api_shim.heatmap import MIN_REACTIONS, SEGMENTS, bin_counts, curve
-from api_shim.params import INT32_MAX, query_int
+from api_shim.queries import HeatmapQuery, ReactionsQuery
 from api_shim.reactions import reaction_config, reaction_json
 from api_shim.resources import resources_of
 
@@ -31,9 +32,7 @@ SELECT %(user)s, id, %(type)s, %(ts)s FROM public_media WHERE id = %(id)s AND NO
 RETURNING id, created_at"""
 
 
-async def add_reaction(request: Request) -> JSONResponse:
-    user = require_user(request)
-    body = await read_body(request, ReactionBody, SMALL_BODY)
+async def add_reaction(request: Request, body: ReactionBody, user: User) -> JSONResponse:
     media_id, reaction_type, timestamp = body.media_id, body.reaction_type, body.video_timestamp
     resources = resources_of(request)
     await resources.guard.limit(
@@ -41,14 +40,14 @@ async def add_reaction(request: Request) -> JSONResponse:
     )
     media = await resources.fetch_one(MEDIA_FOR_REACTION, {"id": media_id})
     if media is None:
-        raise ApiError(404, "Video not found")
+        raise ApiError.not_found("Video not found")
     duration = media[0] if media[0] is not None else MAX_UNKNOWN_DURATION_S
     if timestamp > duration:
-        raise ApiError(400, f"videoTimestamp must be within the video (0 to {duration} s)")
+        raise ApiError.bad_request(f"videoTimestamp must be within the video (0 to {duration} s)")
     params = {"user": user.id, "id": media_id, "type": reaction_type, "ts": timestamp}
     row = await resources.fetch_one(INSERT_REACTION, params)
     if row is None:  # locked or removed between the two statements
-        raise ApiError(404, "Video not found")
+        raise ApiError.not_found("Video not found")
     reaction = reaction_json(row[0], media_id, user.id, reaction_type, timestamp, row[1])
     return JSONResponse({"success": True, "reaction": reaction})
 
@@ -68,11 +67,9 @@ def _list_sql(by_media: bool, by_user: bool) -> bytes:
     ).encode()
 
 
-async def list_reactions(request: Request) -> JSONResponse:
-    media_id = query_int(request, "mediaId", 0, 1) or None
-    user_id = query_int(request, "userId", 0, 0) if request.query_params.get("userId") else None
-    limit = query_int(request, "limit", 50, 1, cap=100)
-    offset = query_int(request, "offset", 0, 0)
+async def list_reactions(request: Request, query: ReactionsQuery) -> JSONResponse:
+    media_id, user_id = query.media_id, query.user_id
+    limit, offset = query.limit, query.offset
     params = {"media": media_id, "user": user_id, "limit": limit, "offset": offset}
     rows = await resources_of(request).fetch_all(
         _list_sql(media_id is not None, user_id is not None), params
@@ -85,15 +82,13 @@ JOIN public_media p ON p.id = r.media_id
 WHERE r.media_id = %(media)s AND NOT p.is_locked GROUP BY r.video_timestamp"""
 
 
-async def heatmap(request: Request) -> JSONResponse:
+async def heatmap(request: Request, query: HeatmapQuery) -> JSONResponse:
     """``{segments, total, minReactions, curve}``: reactions per 1/100 of the video, 0..1."""
-    if not request.query_params.get("mediaId"):
-        raise ApiError(400, "mediaId is required")
-    media_id = query_int(request, "mediaId", 0, 1, INT32_MAX)
+    media_id = query.media_id
     resources = resources_of(request)
     row = await resources.fetch_one(MEDIA_FOR_REACTION, {"id": media_id})
     if row is None:
-        raise ApiError(404, "Media not found")
+        raise ApiError.not_found("Media not found")
     counts = [
         (int(t), int(n)) for t, n in await resources.fetch_all(HEATMAP_COUNTS, {"media": media_id})
     ]
@@ -114,8 +109,39 @@ async def get_config(_: Request) -> JSONResponse:
 
 
 ROUTES = [
-    Route("/api/reactions", add_reaction, methods=["POST"]),
-    Route("/api/reactions", list_reactions, methods=["GET"]),
-    Route("/api/reactions/config", get_config, methods=["GET"]),
-    Route("/api/reactions/heatmap", heatmap, methods=["GET"]),
+    api(
+        "/api/reactions",
+        add_reaction,
+        Endpoint(
+            "Add a timestamped reaction (user JWT)",
+            a.ReactionAnswer,
+            auth="user",
+            body=ReactionBody,
+            max_body=SMALL_BODY,
+        ),
+        "POST",
+    ),
+    api(
+        "/api/reactions",
+        list_reactions,
+        Endpoint(
+            "Reactions, by media (timeline order) or user (newest first)",
+            a.Reactions,
+            query=ReactionsQuery,
+        ),
+    ),
+    api(
+        "/api/reactions/config",
+        get_config,
+        Endpoint("Reaction types with emoji and label", a.ReactionConfig),
+    ),
+    api(
+        "/api/reactions/heatmap",
+        heatmap,
+        Endpoint(
+            "Reactions per 1/100 of the video, relative to the busiest segment",
+            a.Heatmap,
+            query=HeatmapQuery,
+        ),
+    ),
 ]

@@ -2,56 +2,76 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
 
-from api_shim.auth import require_admin
+from api_shim import answers as a
+from api_shim.bodies import ScheduleBody
+from api_shim.endpoints import Endpoint, api
 from api_shim.errors import ApiError
-from api_shim.params import json_body
+from api_shim.queries import NamePath
 from mediaq import schedules
 
 
-async def create_route(request: Request) -> JSONResponse:
-    require_admin(request)
-    body = await json_body(request, max_bytes=1024 * 1024)  # a job's params may be long
-    spec = schedules.parse_spec(body)
+async def create_route(request: Request, body: ScheduleBody, raw: dict[str, Any]) -> JSONResponse:
+    spec = schedules.parse_spec(raw)  # the body's shape is checked; the core checks the rule
     with request.app.state.sessions() as session:
         with session.begin():
             created = schedules.create(session, spec)
         if not created:
-            raise ApiError(409, f"a schedule named {spec.name!r} exists; delete it first")
+            raise ApiError.conflict(f"a schedule named {spec.name!r} exists; delete it first")
         return JSONResponse({"schedule": schedules.get(session, spec.name)}, status_code=201)
 
 
 def list_route(request: Request) -> JSONResponse:
-    require_admin(request)
     with request.app.state.sessions() as session:
         return JSONResponse({"schedules": schedules.list_all(session)})
 
 
-def get_route(request: Request) -> JSONResponse:
-    require_admin(request)
-    name = request.path_params["name"]
+def get_route(request: Request, path: NamePath) -> JSONResponse:
     with request.app.state.sessions() as session:
-        found = schedules.get(session, name)
+        found = schedules.get(session, path.name)
         if found is None:
-            raise ApiError(404, "Schedule not found")
-        return JSONResponse({"schedule": found, "runs": schedules.runs(session, name)})
+            raise ApiError.not_found("Schedule not found")
+        return JSONResponse({"schedule": found, "runs": schedules.runs(session, path.name)})
 
 
-def delete_route(request: Request) -> JSONResponse:
-    require_admin(request)
-    name = request.path_params["name"]
+def delete_route(request: Request, path: NamePath) -> JSONResponse:
     with request.app.state.sessions() as session, session.begin():
-        if not schedules.delete(session, name):
-            raise ApiError(404, "Schedule not found")
-    return JSONResponse({"deleted": name})
+        if not schedules.delete(session, path.name):
+            raise ApiError.not_found("Schedule not found")
+    return JSONResponse({"deleted": path.name})
+
+
+def _admin(summary: str, ok: Any, **more: Any) -> Endpoint:
+    return Endpoint(summary, ok, auth="admin", **more)
 
 
 ROUTES = [
-    Route("/api/schedules", create_route, methods=["POST"]),
-    Route("/api/schedules", list_route, methods=["GET"]),
-    Route("/api/schedules/{name}", get_route, methods=["GET"]),
-    Route("/api/schedules/{name}", delete_route, methods=["DELETE"]),
+    api(
+        "/api/schedules",
+        create_route,
+        _admin(
+            "Add a schedule (cron or everySeconds): one job per due slot; 409 when the name exists",
+            a.ScheduleAnswer,
+            status=201,
+            body=ScheduleBody,
+            max_body=1024 * 1024,  # a job's params may be long
+        ),
+        "POST",
+    ),
+    api("/api/schedules", list_route, _admin("List schedules", a.Schedules)),
+    api(
+        "/api/schedules/{name}",
+        get_route,
+        _admin("One schedule and its latest slots", a.ScheduleDetail, path=NamePath),
+    ),
+    api(
+        "/api/schedules/{name}",
+        delete_route,
+        _admin("Delete a schedule", a.ScheduleDeleted, path=NamePath),
+        "DELETE",
+    ),
 ]

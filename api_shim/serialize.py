@@ -5,9 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, create_model
+from sqlalchemy import FromClause
+
 from mediaq.jsonfmt import iso
 
-__all__ = ["ATTEMPT_COLUMNS", "JOB_COLUMNS", "camel", "iso", "job_to_json", "row_to_json"]
+__all__ = [
+    "ATTEMPT_COLUMNS",
+    "JOB_COLUMNS",
+    "camel",
+    "iso",
+    "job_to_json",
+    "row_model",
+    "row_to_json",
+]
 
 
 def camel(name: str) -> str:
@@ -21,6 +32,19 @@ def row_to_json(row: Any, columns: list[str]) -> dict[str, Any]:
         value = getattr(row, column)
         out[camel(column)] = iso(value) if isinstance(value, datetime) else value
     return out
+
+
+def row_model(name: str, table: FromClause, columns: list[str], **more: Any) -> type[BaseModel]:
+    """The model of ``row_to_json(row, columns)``: each column's Python type (timestamps as
+    text), nullable as the column is; ``more`` adds fields (``name=(type, default)``)."""
+    fields: dict[str, Any] = {}
+    for column in columns:
+        sql = table.c[column]
+        kind: Any = sql.type.python_type
+        kind = {datetime: str, object: Any, list: list[Any], dict: dict[str, Any]}.get(kind, kind)
+        fields[camel(column)] = (kind | None if sql.nullable else kind, ...)
+    config = ConfigDict(extra="forbid")
+    return create_model(name, __config__=config, **fields, **more)
 
 
 JOB_COLUMNS = [

@@ -15,11 +15,11 @@ import os
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
+from api_shim.endpoints import Endpoint, api
 from api_shim.errors import ApiError
-from api_shim.params import path_id
-from api_shim.public_media_routes import MEDIA_NOT_FOUND
+from api_shim.public_media_routes import MEDIA, MEDIA_NOT_FOUND
+from api_shim.queries import IdPath, SheetPath
 from api_shim.resources import resources_of
 
 FILE_OF = {
@@ -33,18 +33,17 @@ NO_FILE = {
 }
 
 
-async def _stored_path(request: Request, which: str) -> str:
-    media_id = path_id(request)
+async def _stored_path(request: Request, media_id: int, which: str) -> str:
     row = await resources_of(request).fetch_one(FILE_OF[which], {"id": media_id})
     if row is None:
-        raise ApiError(404, MEDIA_NOT_FOUND)
+        raise ApiError.not_found(MEDIA_NOT_FOUND)
     if row[0] is None:
-        raise ApiError(404, NO_FILE[which])
+        raise ApiError.not_found(NO_FILE[which])
     return str(row[0])
 
 
-async def _serve(request: Request, which: str) -> Response:
-    path = await _stored_path(request, which)
+async def _serve(request: Request, media_id: int, which: str) -> Response:
+    path = await _stored_path(request, media_id, which)
     return resources_of(request).files.response(request.headers, request.method, path)
 
 
@@ -59,29 +58,57 @@ def sheet_path(track: str, name: str) -> str | None:
     return candidate
 
 
-async def storyboard_sheet(request: Request) -> Response:
-    track = await _stored_path(request, "storyboard")
-    sheet = sheet_path(track, str(request.path_params["name"]))
+async def storyboard_sheet(request: Request, path: SheetPath) -> Response:
+    track = await _stored_path(request, path.id, "storyboard")
+    sheet = sheet_path(track, path.name)
     if sheet is None:
-        raise ApiError(404, "File not found")
+        raise ApiError.not_found("File not found")
     return resources_of(request).files.response(request.headers, request.method, sheet)
 
 
-async def storyboard(request: Request) -> Response:
-    return await _serve(request, "storyboard")
+async def storyboard(request: Request, path: IdPath) -> Response:
+    return await _serve(request, path.id, "storyboard")
 
 
-async def stream(request: Request) -> Response:
-    return await _serve(request, "stream")
+async def stream(request: Request, path: IdPath) -> Response:
+    return await _serve(request, path.id, "stream")
 
 
-async def thumbnail(request: Request) -> Response:
-    return await _serve(request, "thumbnail")
+async def thumbnail(request: Request, path: IdPath) -> Response:
+    return await _serve(request, path.id, "thumbnail")
+
+
+def _file(summary: str, media_type: str, model: type = IdPath) -> Endpoint:
+    return Endpoint(summary, path=model, files=media_type)
 
 
 ROUTES = [
-    Route("/api/media/public/{id}/stream", stream, methods=["GET", "HEAD"]),
-    Route("/api/media/public/{id}/thumbnail", thumbnail, methods=["GET", "HEAD"]),
-    Route("/api/media/public/{id}/storyboard.vtt", storyboard, methods=["GET", "HEAD"]),
-    Route("/api/media/public/{id}/storyboard/{name}", storyboard_sheet, methods=["GET", "HEAD"]),
+    api(
+        MEDIA + "/stream",
+        stream,
+        _file("The item's video, with HTTP Range (404 when locked)", "video/*"),
+        "GET",
+        "HEAD",
+    ),
+    api(
+        MEDIA + "/thumbnail",
+        thumbnail,
+        _file("The item's thumbnail (404 when locked or none)", "image/*"),
+        "GET",
+        "HEAD",
+    ),
+    api(
+        MEDIA + "/storyboard.vtt",
+        storyboard,
+        _file("The item's seek-preview track (WebVTT thumbnails)", "text/vtt"),
+        "GET",
+        "HEAD",
+    ),
+    api(
+        MEDIA + "/storyboard/{name}",
+        storyboard_sheet,
+        _file("One sprite sheet of the seek previews", "image/jpeg", SheetPath),
+        "GET",
+        "HEAD",
+    ),
 ]

@@ -3,60 +3,63 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
-from api_shim.auth import require_admin
+from api_shim import answers as a
+from api_shim.endpoints import Endpoint, api
 from api_shim.errors import ApiError
-from api_shim.mediajson import iso_sql, json_object_sql
-from api_shim.params import like_pattern, path_id, query_choice, query_int, query_str
+from api_shim.mediajson import JsonShape, NInt, NStr, Time, iso_sql
+from api_shim.queries import IdPath, VideosQuery
 from api_shim.resources import resources_of
-from mediaq.models import DIRECTORY_TYPES
+from mediaq.likes import contains_pattern
 
 # The seed's list item: exactly these 9 keys.
-VIDEO_LIST_FIELDS = [
-    ("id", "id"),
-    ("title", "title"),
-    ("filename", "filename"),
-    ("duration", "duration_seconds"),
-    ("fileSize", "file_size"),
-    ("width", "width"),
-    ("height", "height"),
-    ("createdAt", iso_sql("created_at")),
-    ("updatedAt", iso_sql("updated_at")),
-]
-VIDEO_LIST_JSON = json_object_sql(VIDEO_LIST_FIELDS)
+VIDEO_ITEM = JsonShape(
+    "VideoItem",
+    (
+        ("id", "id", int),
+        ("title", "title", NStr),
+        ("filename", "filename", str),
+        ("duration", "duration_seconds", NInt),
+        ("fileSize", "file_size", NInt),
+        ("width", "width", NInt),
+        ("height", "height", NInt),
+        ("createdAt", iso_sql("created_at"), Time),
+        ("updatedAt", iso_sql("updated_at"), Time),
+    ),
+)
+VIDEO_LIST_JSON = VIDEO_ITEM.sql
 
 # One video: the list keys plus every other column of the library, camelCase.
-VIDEO_DETAIL_JSON = json_object_sql(
-    [
-        *VIDEO_LIST_FIELDS,
-        ("path", "path"),
-        ("producer", "producer"),
-        ("creator", "creator"),
-        ("durationSeconds", "duration_seconds"),
-        ("quality", "quality"),
-        ("orientation", "orientation"),
-        ("hasAudio", "has_audio"),
-        ("fileHash", "file_hash"),
-        ("isValid", "is_valid"),
-        ("lastValidated", iso_sql("last_validated")),
-        ("thumbnailPath", "thumbnail_path"),
-        ("tags", "tags"),
-        ("directoryType", "directory_type"),
-        ("publicViewCount", "public_view_count"),
-        ("publicUpvoteCount", "public_upvote_count"),
-        ("publicCommentCount", "public_comment_count"),
-        ("publicCompletionCount", "public_completion_count"),
-        ("publicTotalWatchTime", "public_total_watch_time"),
-        ("movedFromPublicAt", iso_sql("moved_from_public_at")),
-        ("originalFilename", "original_filename"),
-        ("originalPath", "original_path"),
-        ("standardizedAt", iso_sql("standardized_at")),
-    ]
+VIDEO_DETAIL = VIDEO_ITEM.extended(
+    "Video",
+    ("path", "path", str),
+    ("producer", "producer", NStr),
+    ("creator", "creator", NStr),
+    ("durationSeconds", "duration_seconds", NInt),
+    ("quality", "quality", NStr),
+    ("orientation", "orientation", NStr),
+    ("hasAudio", "has_audio", bool | None),
+    ("fileHash", "file_hash", NStr),
+    ("isValid", "is_valid", bool | None),
+    ("lastValidated", iso_sql("last_validated"), Time),
+    ("thumbnailPath", "thumbnail_path", NStr),
+    ("tags", "tags", Any),
+    ("directoryType", "directory_type", NStr),
+    ("publicViewCount", "public_view_count", NInt),
+    ("publicUpvoteCount", "public_upvote_count", NInt),
+    ("publicCommentCount", "public_comment_count", NInt),
+    ("publicCompletionCount", "public_completion_count", NInt),
+    ("publicTotalWatchTime", "public_total_watch_time", NInt),
+    ("movedFromPublicAt", iso_sql("moved_from_public_at"), Time),
+    ("originalFilename", "original_filename", NStr),
+    ("originalPath", "original_path", NStr),
+    ("standardizedAt", iso_sql("standardized_at"), Time),
 )
+VIDEO_DETAIL_JSON = VIDEO_DETAIL.sql
 
 GET_VIDEO = f"SELECT {VIDEO_DETAIL_JSON}::text FROM videos WHERE id = %(id)s".encode()
 
@@ -83,14 +86,11 @@ def list_sql(search: bool, directory: bool) -> bytes:
     ).encode()
 
 
-async def list_videos(request: Request) -> Response:
-    require_admin(request)
-    search = query_str(request, "search", 200)
-    directory = query_choice(request, "directoryType", DIRECTORY_TYPES, None)
-    limit = query_int(request, "limit", 50, 1, cap=100)
-    offset = query_int(request, "offset", 0, 0)
+async def list_videos(request: Request, query: VideosQuery) -> Response:
+    search, directory = query.search, query.directory_type
+    limit, offset = query.limit, query.offset
     params = {
-        "pattern": like_pattern(search) if search is not None else None,
+        "pattern": contains_pattern(search) if search is not None else None,
         "directory": directory,
         "limit": limit,
         "offset": offset,
@@ -103,12 +103,10 @@ async def list_videos(request: Request) -> Response:
     return Response('{"videos":' + page + "," + tail, media_type="application/json")
 
 
-async def get_video(request: Request) -> Response:
-    require_admin(request)
-    video_id = path_id(request)
-    row = await resources_of(request).fetch_one(GET_VIDEO, {"id": video_id})
+async def get_video(request: Request, path: IdPath) -> Response:
+    row = await resources_of(request).fetch_one(GET_VIDEO, {"id": path.id})
     if row is None:
-        raise ApiError(404, "Video not found")
+        raise ApiError.not_found("Video not found")
     return Response(row[0], media_type="application/json")
 
 
@@ -130,8 +128,34 @@ async def health(request: Request) -> JSONResponse:
     return JSONResponse(report, status_code=200 if healthy else 503)
 
 
+VideoItem: Any = VIDEO_ITEM.model
+
+
+class VideoPage(a.Answer):
+    videos: list[VideoItem]
+    total: int
+    limit: int
+    offset: int
+
+
 ROUTES = [
-    Route("/api/videos", list_videos, methods=["GET"]),
-    Route("/api/videos/health", health, methods=["GET"]),
-    Route("/api/videos/{id}", get_video, methods=["GET"]),
+    api(
+        "/api/videos",
+        list_videos,
+        Endpoint("List library videos (admin)", VideoPage, auth="admin", query=VideosQuery),
+    ),
+    api(
+        "/api/videos/health",
+        health,
+        Endpoint(
+            "Health of the API, PostgreSQL and Redis (503 when one is down)",
+            a.ServiceHealth,
+            also={503: a.ServiceHealth},
+        ),
+    ),
+    api(
+        "/api/videos/{id}",
+        get_video,
+        Endpoint("One library video (admin)", VIDEO_DETAIL.model, auth="admin", path=IdPath),
+    ),
 ]

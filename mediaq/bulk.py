@@ -19,6 +19,7 @@ from sqlalchemy import Engine, text
 
 from mediaq.jobstates import CANCELLABLE, RETRYABLE_BY_USER, TERMINAL, Event, JobStatus
 from mediaq.jobtypes import JOB_TYPES
+from mediaq.likes import contains_pattern
 from mediaq.settings import RESOURCE_CLASSES
 from mediaq.transitions import by_batch, resolve_pipeline
 
@@ -101,16 +102,11 @@ class JobFilter:
             params["f_after"] = self.created_after
         if self.text:
             clauses.append("jobs.params::text ILIKE :f_text")
-            params["f_text"] = "%" + escape_like(self.text) + "%"
+            params["f_text"] = contains_pattern(self.text)
         if self.ids is not None:
             clauses.append("jobs.id = ANY(:f_ids)")
             params["f_ids"] = list(self.ids)
         return (" AND ".join(clauses) or "true"), params
-
-
-def escape_like(value: str) -> str:
-    """``value`` as a literal inside a LIKE pattern."""
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,8 @@ def describe_errors(errors: Sequence[ErrorDetails], prefix: str = "") -> str:
             parts.append(message)
         elif error["type"] == "string_pattern_mismatch":
             parts.append(f"{loc} must not be blank or hold NUL characters")
+        elif error["type"] == "literal_error":
+            parts.append(f"{loc} must be one of: {error.get('ctx', {}).get('expected', '')}")
         elif error["type"] == "missing":
             parts.append(f"{loc} is required")
         else:

@@ -7,14 +7,9 @@ from rich.table import Table
 from sqlalchemy import or_, select
 
 from mediaq.db import session_factory
+from mediaq.likes import contains_pattern
 from mediaq.models import Video
 from mediaq.settings import Settings
-
-
-def like_pattern(search: str) -> str:
-    """``%search%`` with LIKE's wildcards in the search taken literally (pure)."""
-    escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 def print_videos(
@@ -22,7 +17,7 @@ def print_videos(
 ) -> int:
     query = select(Video).order_by(Video.id.desc()).limit(limit)
     if search:
-        pattern = like_pattern(search)
+        pattern = contains_pattern(search)
         query = query.where(
             or_(
                 Video.filename.ilike(pattern, escape="\\"),

@@ -14,8 +14,8 @@ from api_shim.errors import ApiError
 from api_shim.gallery import SORTS, GalleryFilter, SearchTotals, has_more, page_sql
 from api_shim.hotcache import HotCache
 from api_shim.middleware import origin_allowed
-from api_shim.params import like_pattern
 from api_shim.reactions import REACTIONS, format_video_time, reaction_config
+from mediaq.likes import contains_pattern as like_pattern
 from mediaq.viewbuffer import session_key
 
 
