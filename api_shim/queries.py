@@ -98,7 +98,7 @@ class NamePath(Params):
 
 class SheetPath(Params):
     id: Id
-    name: Annotated[str, text(200, 1)]
+    name: Annotated[str, Field(min_length=1, max_length=255)]  # any other name is a 404
 
 
 # ---- query parameters ---------------------------------------------------------------------
