@@ -109,19 +109,36 @@ def _child_setup() -> None:
 
 
 def children_of(pid: int) -> list[int]:
-    """Direct children of ``pid`` (none when it is gone)."""
+    """Direct children of ``pid`` (every thread's), from the kernel's own lists.
+
+    Not psutil: its ``children()`` scans every process of the machine for their parents,
+    and a host daemon lists its workers' trees for every GPU preflight (9 workers on a
+    machine of 209 processes: 30-43 ms that way against 0.7-1 ms from these lists).
+    """
+    kids: list[int] = []
     try:
-        return [child.pid for child in psutil.Process(pid).children()]
-    except psutil.Error:
-        return []
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return kids
+    for tid in tasks:
+        with suppress(OSError):
+            kids += [int(k) for k in Path(f"/proc/{pid}/task/{tid}/children").read_text().split()]
+    return kids
 
 
 def descendants_of(pid: int) -> list[int]:
-    """Every process below ``pid``, each after its parent."""
-    try:
-        return [child.pid for child in psutil.Process(pid).children(recursive=True)]
-    except psutil.Error:
-        return []
+    """Every process below ``pid``, breadth first."""
+    found: list[int] = []
+    frontier = children_of(pid)
+    seen: set[int] = set()
+    while frontier:
+        child = frontier.pop(0)
+        if child in seen:
+            continue
+        seen.add(child)
+        found.append(child)
+        frontier += children_of(child)
+    return found
 
 
 def start_time(pid: int) -> float | None:
@@ -211,10 +228,11 @@ class ProcessTree:
 
     def _record_descendants(self) -> set[psutil.Process]:
         # A psutil.Process keeps its start time: a reused pid is never taken for it.
-        try:
-            return set(psutil.Process().children(recursive=True))
-        except psutil.Error:
-            return set()
+        record: set[psutil.Process] = set()
+        for pid in descendants_of(os.getpid()):
+            with suppress(psutil.Error):
+                record.add(psutil.Process(pid))
+        return record
 
     def _wait_recorded(self, recorded: set[psutil.Process], deadline: float) -> None:
         # Grandchildren in groups of their own may still be finishing their shutdown.
