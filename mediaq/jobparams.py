@@ -122,6 +122,11 @@ class NoopParams(JobParams):
 
     seconds: Annotated[float, Field(ge=0, le=MAX_NOOP_SECONDS, allow_inf_nan=False)] = 0
     fail: Literal["permanent", "transient"] | bool | None = None
+    stubborn: bool = Field(
+        False,
+        description="hold in a process that ignores SIGTERM, and ignore the cancel: only "
+        "the worker's hard stop ends it (for checking a fleet)",
+    )
 
 
 class ScanParams(JobParams):

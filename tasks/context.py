@@ -52,6 +52,7 @@ class JobContext:
         self.claim = claim
         self.host = host
         self._cancel = threading.Event()
+        self.cancelled_at: float | None = None  # monotonic time of the first cancel
         self._groups: set[int] = set()
         self._groups_lock = threading.Lock()
         self._last_progress = -1
@@ -151,7 +152,11 @@ class JobContext:
             self.check_cancelled()
 
     def cancel(self) -> None:
-        """Stop the attempt: set the flag and end every process group it started."""
+        """Stop the attempt: set the flag and end every process group it started (SIGTERM,
+        SIGKILL after ``KILL_GRACE_S``). A handler that still has not returned is ended
+        with its worker process by the monitor (``tasks.monitor``)."""
+        if self.cancelled_at is None:
+            self.cancelled_at = time.monotonic()
         self._cancel.set()
         with self._groups_lock:
             groups = list(self._groups)

@@ -16,6 +16,11 @@ Two threads per pool process, started lazily after the fork:
   does not return within ``HARD_EXIT_GRACE_S`` after that takes its whole pool process down
   with it (Celery starts a fresh one; the message goes back and its claim is refused).
   The thread also ends the process if its parent (the Celery main process) is gone.
+- A *cancelled* attempt (the job was cancelled, or another attempt owns it) has its
+  process groups sent SIGTERM, then SIGKILL after ``KILL_GRACE_S``; a handler that has
+  still not returned ``CANCEL_HARD_STOP_S`` after the cancel (it ignores its cancellation,
+  or is stuck) is ended with its pool process, so the slot frees within seconds whatever
+  the handler does.
 
 Whatever a fenced zombie still tries to write changes nothing: every write carries the
 attempt number, and outputs are moved into place only under the attempt's row lock.
@@ -32,11 +37,12 @@ import time
 from sqlalchemy.exc import SQLAlchemyError
 
 from mediaq import jobstore
-from tasks.context import JobContext
+from tasks.context import KILL_GRACE_S, JobContext
 
 log = logging.getLogger(__name__)
 
 HARD_EXIT_GRACE_S = 5.0
+CANCEL_HARD_STOP_S = KILL_GRACE_S + 1.0  # its process groups had SIGTERM, then SIGKILL
 FENCE_POLL_MAX_S = 0.25
 
 
@@ -52,6 +58,11 @@ def self_fence_after_s(heartbeat_timeout_s: float, poll_s: float) -> float:
 def fence_due(now: float, last_ok_sent: float, fence_after_s: float) -> bool:
     """Whether an attempt whose last good heartbeat was sent at ``last_ok_sent`` must stop."""
     return now - last_ok_sent > fence_after_s
+
+
+def overdue(now: float, since: float | None, grace_s: float) -> bool:
+    """Whether a stop requested at ``since`` (None: none was) is more than ``grace_s`` old."""
+    return since is not None and now - since > grace_s
 
 
 class AttemptMonitor:
@@ -155,8 +166,11 @@ class AttemptMonitor:
                     if self._current is ctx:
                         self._fenced_at = now
                 ctx.fence()
-            elif fenced_at is not None and now - fenced_at > HARD_EXIT_GRACE_S:
+            elif overdue(now, fenced_at, HARD_EXIT_GRACE_S):
                 self._end_process(f"job {ctx.job_id} attempt {ctx.attempt} ignored its fence")
+            elif overdue(now, ctx.cancelled_at, CANCEL_HARD_STOP_S):  # fenced since, or not
+                ctx.fence()  # SIGKILL whatever process group is left
+                self._end_process(f"job {ctx.job_id} attempt {ctx.attempt} ignored its cancel")
 
     @staticmethod
     def _end_process(reason: str) -> None:

@@ -239,6 +239,50 @@ def test_cancelling_a_running_job_stops_it_within_five_seconds(
     assert row.progress < 100
 
 
+def test_a_cancelled_handler_that_ignores_sigterm_and_its_cancel_still_stops_in_five_seconds(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """``noop`` with ``stubborn``: a child that ignores SIGTERM, then a handler deaf to its
+    cancel. The worker's hard stop ends both; the only slot runs the next job in 5 s."""
+    s = replace(settings, concurrency=1, lookahead=0, cancel_poll_s=0.2)
+    sched = SchedulerThread(s).start()
+    worker = WorkerProcess(s, tmp_path / "w.log")
+    try:
+        with transaction(settings.database_url) as session:
+            stubborn = enqueue(session, JobSpec("noop", {"seconds": 60, "stubborn": True}))
+        wait_until(lambda: job_status(settings, stubborn) == "running", 30, what="running")
+        deaf = wait_until(
+            lambda: [p for p in worker.pids() if "trap '' TERM" in _cmdline(p)],
+            10,
+            what="the child that ignores SIGTERM",
+        )
+        with transaction(settings.database_url) as session:
+            next_job = enqueue(session, JobSpec("noop"))
+        time.sleep(0.5)
+        assert job_status(settings, next_job) == "pending"  # the only slot is taken
+        with transaction(settings.database_url) as session:
+            cancel_job(session, stubborn)
+        cancelled_at = time.monotonic()
+        wait_until(lambda: job_status(settings, next_job) == "completed", 15, what="next job")
+        freed_after = time.monotonic() - cancelled_at
+        leftovers = [p for p in deaf if Path(f"/proc/{p}").exists()]
+        log = worker.log_tail(20000)
+    finally:
+        sched.close()
+        worker.close()
+    assert freed_after < 5.0
+    assert leftovers == []
+    assert "ignored its cancel" in log
+    assert job_status(settings, stubborn) == "cancelled"
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
 def test_writes_carrying_an_old_attempt_number_change_nothing(settings: Settings) -> None:
     with transaction(settings.database_url) as session:
         job_id = enqueue(session, JobSpec("noop"))

@@ -17,7 +17,14 @@ from api_shim.errors import outage_dependency
 from mediaq.hostpaths import daemon_alive_file
 from mediaq.lifeline import file_age_s, remove_stale_alive_files, touch, verdict
 from scheduler.service import OUTAGES, outage_of
-from tasks.monitor import fence_due, self_fence_after_s
+from tasks.context import KILL_GRACE_S
+from tasks.monitor import (
+    CANCEL_HARD_STOP_S,
+    HARD_EXIT_GRACE_S,
+    fence_due,
+    overdue,
+    self_fence_after_s,
+)
 
 
 def test_a_worker_lives_exactly_while_its_daemon_is_its_parent_and_fresh() -> None:
@@ -57,6 +64,16 @@ def test_a_zombie_is_fenced_before_the_rescue_may_act(
         assert fence_after + poll <= timeout - poll + 1e-9
     now = last_ok + later
     assert fence_due(now, last_ok, fence_after) == (now - last_ok > fence_after)
+
+
+def test_a_stopped_attempt_is_ended_with_its_process_once_its_grace_is_over() -> None:
+    assert not overdue(100.0, None, CANCEL_HARD_STOP_S)  # never stopped: never overdue
+    assert not overdue(100.0, 100.0 - CANCEL_HARD_STOP_S, CANCEL_HARD_STOP_S)
+    assert overdue(100.0, 100.0 - CANCEL_HARD_STOP_S - 0.01, CANCEL_HARD_STOP_S)
+    # a cancel's process groups get SIGTERM, then SIGKILL after the grace, before the
+    # hard stop; with a cancel noticed within the default 1 s poll, the slot frees in 5 s
+    assert KILL_GRACE_S < CANCEL_HARD_STOP_S <= 5.0 - 1.0 - 0.5
+    assert CANCEL_HARD_STOP_S <= HARD_EXIT_GRACE_S
 
 
 def test_outages_are_named_by_the_dependency_that_is_down() -> None:
