@@ -131,13 +131,16 @@ def setting(
     env: str,
     doc: str,
     *,
+    minimum: int = 0,
+    flag: str = "",
+    shown: str = "",
+    check: Callable[[str, Any], object] | None = None,
     secret: bool = False,
     factory: Callable[[], Any] | None = None,
-    **declared: Any,
 ) -> Any:
     """A settings field: its default, and its declaration as the field's metadata.
     A secret never shows in ``repr`` (settings end up in logs)."""
-    meta = {"setting": Declared(env, doc, **declared)}
+    meta = {"setting": Declared(env, doc, minimum, flag, shown, check)}
     if factory is not None:
         return field(default_factory=factory, repr=not secret, metadata=meta)
     return field(default=default, repr=not secret, metadata=meta)
