@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse
 from api_shim import answers as a
 from api_shim.auth import User, require_admin
 from api_shim.bodies import CommentBody, HiddenBody
-from api_shim.endpoints import Endpoint, api
+from api_shim.endpoints import Endpoint, Link, api
 from api_shim.errors import ApiError
 from api_shim.guard import client_address, session_identity, user_identity
 from api_shim.queries import CommentsQuery, IdPath
@@ -226,6 +226,10 @@ ROUTES = [
             auth="optional",
             body=CommentBody,
             max_body=SMALL_BODY,
+            links=(
+                Link("hide", f"PATCH {COMMENTS}/{{id}}", {"id": "$response.body#/comment/id"}),
+                Link("delete", f"DELETE {COMMENTS}/{{id}}", {"id": "$response.body#/comment/id"}),
+            ),
         ),
         "POST",
     ),

@@ -47,6 +47,17 @@ class Endpoint:
     max_body: int = SMALL_BODY
     also: Mapping[int, Any] = field(default_factory=dict)  # other success statuses
     files: str | None = None  # a file answer of this media type: 200, 206, 304, 416
+    links: tuple[Link, ...] = ()  # operations the success answer leads to
+
+
+@dataclass(frozen=True)
+class Link:
+    """An OpenAPI link: the answer gives ``target``'s parameters (runtime expressions, such
+    as ``$response.body#/comment/id``). ``target`` is ``"METHOD /path"``."""
+
+    name: str
+    target: str
+    parameters: Mapping[str, str]
 
 
 AUTH: dict[Auth, Callable[[Request], Any]] = {

@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse
 
 from api_shim import answers as a
 from api_shim.bodies import ENQUEUE_BODY, JOB_BODY, JobsBody, PipelineBody, validate
-from api_shim.endpoints import Endpoint, api
+from api_shim.endpoints import Endpoint, Link, api
 from api_shim.errors import ApiError
 from api_shim.queries import IdPath, JobsQuery
 from api_shim.serialize import ATTEMPT_COLUMNS, iso, job_to_json, row_to_json
@@ -257,6 +257,14 @@ def get_pipeline(request: Request, path: IdPath) -> JSONResponse:
         return JSONResponse(pipeline_json(session, pipeline_id))
 
 
+JOB_ID = {"id": "$response.body#/job/id"}
+JOB_LINKS = (
+    ("get", "GET /api/jobs/{id}"),
+    ("cancel", "POST /api/jobs/{id}/cancel"),
+    ("retry", "POST /api/jobs/{id}/retry"),
+)
+
+
 def _admin(summary: str, ok: Any, **more: Any) -> Endpoint:
     return Endpoint(summary, ok, auth="admin", **more)
 
@@ -272,6 +280,7 @@ ROUTES = [
             body=ENQUEUE_BODY,
             max_body=16 * 1024 * 1024,
             also={200: a.JobAnswer},  # a live job with the same uniqueKey: that job
+            links=tuple(Link(n, t, JOB_ID) for n, t in JOB_LINKS),
         ),
         "POST",
     ),
@@ -303,6 +312,7 @@ ROUTES = [
             status=201,
             body=PipelineBody,
             max_body=1024 * 1024,
+            links=(Link("get", "GET /api/pipelines/{id}", {"id": "$response.body#/pipeline/id"}),),
         ),
         "POST",
     ),

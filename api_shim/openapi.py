@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute
 
 from api_shim.answers import Document, Error
-from api_shim.endpoints import ApiRoute, Endpoint, api
+from api_shim.endpoints import ApiRoute, Endpoint, Link, api
 from api_shim.jsonschema30 import to_openapi30
 
 Schema = dict[str, Any]
@@ -101,6 +101,13 @@ def file_responses(media_type: str, error: Schema) -> Schema:
 RANGE = {"name": "Range", "in": "header", "required": False, "schema": {"type": "string"}}
 
 
+def link_of(link: Link) -> Schema:
+    """``operationRef`` is a JSON pointer into this document's paths."""
+    method, path = link.target.split(" ", 1)
+    pointer = template(path).replace("~", "~0").replace("/", "~1")
+    return {"operationRef": f"#/paths/{pointer}/{method.lower()}", "parameters": link.parameters}
+
+
 def operation(spec: Endpoint, components: Components) -> Schema:
     error = components.schema(Error)
     op: Schema = {"summary": spec.summary}
@@ -121,6 +128,8 @@ def operation(spec: Endpoint, components: Components) -> Schema:
             str(status): {"description": "success", **json_content(components.schema(model))}
             for status, model in {spec.status: spec.ok, **spec.also}.items()
         }
+    if spec.links:
+        responses[str(spec.status)]["links"] = {link.name: link_of(link) for link in spec.links}
     responses["default"] = {"description": 'an error: {"error": "..."}', **json_content(error)}
     op["responses"] = responses
     if spec.auth in SECURITY:

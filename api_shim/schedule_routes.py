@@ -9,7 +9,7 @@ from starlette.responses import JSONResponse
 
 from api_shim import answers as a
 from api_shim.bodies import ScheduleBody
-from api_shim.endpoints import Endpoint, api
+from api_shim.endpoints import Endpoint, Link, api
 from api_shim.errors import ApiError
 from api_shim.queries import NamePath
 from mediaq import schedules
@@ -45,6 +45,9 @@ def delete_route(request: Request, path: NamePath) -> JSONResponse:
     return JSONResponse({"deleted": path.name})
 
 
+NAME = {"name": "$response.body#/schedule/name"}
+
+
 def _admin(summary: str, ok: Any, **more: Any) -> Endpoint:
     return Endpoint(summary, ok, auth="admin", **more)
 
@@ -59,6 +62,10 @@ ROUTES = [
             status=201,
             body=ScheduleBody,
             max_body=1024 * 1024,  # a job's params may be long
+            links=(
+                Link("get", "GET /api/schedules/{name}", NAME),
+                Link("delete", "DELETE /api/schedules/{name}", NAME),
+            ),
         ),
         "POST",
     ),

@@ -102,3 +102,18 @@ def test_the_document_is_a_valid_openapi_3_document() -> None:
     schema = schemathesis.openapi.from_dict(doc())
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 40
+
+
+def test_every_link_leads_to_an_operation_and_names_its_path_parameters() -> None:
+    document_ = doc()
+    found = 0
+    for item in document_["paths"].values():
+        for operation in item.values():
+            for response in operation["responses"].values():
+                for link in response.get("links", {}).values():
+                    _, path, method = link["operationRef"].rsplit("/", 2)
+                    target = document_["paths"][path.replace("~1", "/").replace("~0", "~")]
+                    wanted = {p["name"] for p in target[method]["parameters"] if p["in"] == "path"}
+                    assert set(link["parameters"]) == wanted, link
+                    found += 1
+    assert found >= 8

@@ -15,7 +15,7 @@ from api_shim.gallery import SORTS, GalleryFilter, SearchTotals, has_more, page_
 from api_shim.hotcache import HotCache
 from api_shim.middleware import origin_allowed
 from api_shim.reactions import REACTIONS, format_video_time, reaction_config
-from mediaq.likes import contains_pattern as like_pattern
+from mediaq.likes import contains_pattern
 from mediaq.viewbuffer import session_key
 
 
@@ -56,8 +56,10 @@ def _ilike(pattern: str, value: str) -> bool:
 
 @settings(max_examples=300, deadline=None)
 @given(term=st.text(alphabet="ab%_\\x", max_size=6), value=st.text(alphabet="ab%_\\x", max_size=10))
-def test_like_pattern_matches_exactly_the_values_containing_the_term(term: str, value: str) -> None:
-    assert _ilike(like_pattern(term), value) == (term.lower() in value.lower())
+def test_contains_pattern_matches_exactly_the_values_containing_the_term(
+    term: str, value: str
+) -> None:
+    assert _ilike(contains_pattern(term), value) == (term.lower() in value.lower())
 
 
 def test_gallery_sql_uses_one_statement_per_shape_with_the_sort_index_order() -> None:
