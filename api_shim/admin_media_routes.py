@@ -18,7 +18,7 @@ from api_shim.bodies import MediaIdsBody
 from api_shim.endpoints import Endpoint, api
 from api_shim.mediajson import ADMIN_MEDIA_JSON
 from api_shim.queries import AdminMediaQuery
-from api_shim.resources import resources_of
+from api_shim.resources import Conn, resources_of
 
 LOCK = b"""UPDATE public_media SET is_locked = true, locked_at = now(),
 locked_reason = %(reason)s, updated_at = now()
@@ -38,11 +38,14 @@ async def _bulk(
 ) -> JSONResponse:
     ids, reason = sorted(set(body.ids)), body.reason
     resources = resources_of(request)
-    async with resources.pool.connection() as conn, conn.transaction():
+
+    async def change(conn: Conn) -> tuple[list[int], set[int]]:
         cursor = await conn.execute(statement, {"ids": ids, "reason": reason})
         changed = [r[0] for r in await cursor.fetchall()]
         cursor = await conn.execute(EXISTING, {"ids": ids})
-        existing = {r[0] for r in await cursor.fetchall()}
+        return changed, {r[0] for r in await cursor.fetchall()}
+
+    changed, existing = await resources.write(change)
     resources.details.drop(*ids)  # hidden from this process at once, from others within 1 s
     return JSONResponse(
         {

@@ -31,6 +31,7 @@ from api_shim import (
     videos_routes,
 )
 from api_shim.answers import Health
+from api_shim.dbretry import track_commits
 from api_shim.endpoints import Endpoint, api
 from api_shim.errors import EXCEPTION_HANDLERS
 from api_shim.middleware import BodyLimit, OriginGate, SecurityHeaders
@@ -111,5 +112,5 @@ def create_app(settings: Settings) -> Starlette:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.sessions = session_factory(settings.database_url)
+    app.state.sessions = track_commits(session_factory(settings.database_url))
     return app

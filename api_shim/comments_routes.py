@@ -24,7 +24,7 @@ from api_shim.errors import ApiError
 from api_shim.guard import client_address, session_identity, user_identity
 from api_shim.queries import CommentsQuery, IdPath
 from api_shim.reactions import format_video_time
-from api_shim.resources import resources_of
+from api_shim.resources import Conn, resources_of
 from mediaq.jsonfmt import iso
 
 SMALL_BODY = 32 * 1024
@@ -138,10 +138,14 @@ async def add_comment(request: Request, body: CommentBody, user: User | None) ->
         "body": text,
         "ts": timestamp,
     }
-    async with resources.pool.connection() as conn, conn.transaction():
+
+    async def insert(conn: Conn) -> tuple[Any, ...] | None:
         row = await (await conn.execute(INSERT_COMMENT, params)).fetchone()
         if row is not None:
             await conn.execute(BUMP_COMMENTS, params)
+        return row
+
+    row = await resources.write(insert)
     resources.details.drop(media_id)
     if row is None:
         raise ApiError.forbidden("Media is locked")
@@ -187,10 +191,14 @@ async def moderate_comment(request: Request, path: IdPath, body: HiddenBody) -> 
     comment_id, hidden = path.id, body.hidden
     resources = resources_of(request)
     params = {"cid": comment_id}
-    async with resources.pool.connection() as conn, conn.transaction():
+
+    async def flip(conn: Conn) -> tuple[Any, ...] | None:
         row = await (await conn.execute(HIDE if hidden else UNHIDE, params)).fetchone()
         if row is not None:
             await conn.execute(MOVE_COMMENTS, {"id": row[1], "d": -1 if hidden else 1})
+        return row
+
+    row = await resources.write(flip)
     if row is None:  # already in the state asked for, or no such comment
         current = await resources.fetch_one(GET_COMMENT, params)
         if current is None:
@@ -204,10 +212,14 @@ async def delete_comment(request: Request, path: IdPath) -> JSONResponse:
     """Delete one comment for good (admin) → ``{success, id}``."""
     comment_id = path.id
     resources = resources_of(request)
-    async with resources.pool.connection() as conn, conn.transaction():
+
+    async def delete(conn: Conn) -> tuple[Any, ...] | None:
         row = await (await conn.execute(DELETE_COMMENT, {"cid": comment_id})).fetchone()
         if row is not None and row[1]:  # it was visible: it leaves the counter too
             await conn.execute(MOVE_COMMENTS, {"id": row[0], "d": -1})
+        return row
+
+    row = await resources.write(delete)
     if row is None:
         raise ApiError.not_found(COMMENT_NOT_FOUND)
     resources.details.drop(int(row[0]))

@@ -8,6 +8,10 @@ naming the field), and hands the handler what it asks for by parameter name:
     async def upvote(request, path: IdPath, body: SessionBody) -> Response
     def get_job(request, path: IdPath) -> Response          (sync: run in the threadpool)
 
+A sync handler (SQLAlchemy sessions) never runs on the event loop, so a slow database
+stalls only its own request; it is run once more when it failed on a dead pooled
+connection before sending a ``COMMIT`` (``api_shim.dbretry``).
+
 ``user`` is the caller (``auth`` "user", "admin" or "optional"), ``raw`` the JSON body as sent.
 ``api_shim.openapi`` builds ``/openapi.json`` from the same declarations.
 """
@@ -17,6 +21,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -27,6 +32,7 @@ from starlette.routing import Route
 
 from api_shim.auth import optional_user, require_admin, require_user
 from api_shim.bodies import json_body, validate
+from api_shim.dbretry import run_retrying
 
 Auth = Literal["none", "user", "admin", "optional"]
 INPUTS = frozenset({"path", "query", "body", "raw", "user"})
@@ -113,7 +119,7 @@ class ApiRoute(Route):
             if is_async:
                 result: Response = await handler(request, **given)
             else:
-                result = await run_in_threadpool(handler, request, **given)
+                result = await run_in_threadpool(partial(run_retrying, handler, request, **given))
             return result
 
         return endpoint

@@ -43,7 +43,7 @@ def spec_of(job: Any, sent: dict[str, Any], cpu_only: bool) -> JobSpec:
     )
 
 
-async def create_job(request: Request, raw: dict[str, Any]) -> JSONResponse:
+def create_job(request: Request, raw: dict[str, Any]) -> JSONResponse:
     cpu_only = request.app.state.settings.cpu_only
     body = raw
     if "jobs" in body:
@@ -192,7 +192,7 @@ def queue_view(request: Request) -> JSONResponse:
         return JSONResponse(queue_overview(session, request.app.state.settings))
 
 
-async def create_pipeline_route(
+def create_pipeline_route(
     request: Request, body: PipelineBody, raw: dict[str, Any]
 ) -> JSONResponse:
     cpu_only = request.app.state.settings.cpu_only

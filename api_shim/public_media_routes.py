@@ -29,7 +29,7 @@ from api_shim.gallery import GalleryFilter, has_more, page_sql, search_count_sql
 from api_shim.guard import UNPLAYED, client_address, session_identity
 from api_shim.mediajson import MEDIA_DETAIL_JSON
 from api_shim.queries import GalleryQuery, IdPath, MediaQuery, SessionQuery
-from api_shim.resources import Resources, resources_of
+from api_shim.resources import Conn, Resources, resources_of
 from mediaq.jobparams import INT32_MAX
 from mediaq.likes import contains_pattern
 from mediaq.settings import Settings
@@ -161,6 +161,16 @@ def _refuse_locked(state: tuple[Any, ...]) -> None:
         raise ApiError.forbidden(MEDIA_LOCKED)
 
 
+async def _vote(conn: Conn, change: bytes, params: dict[str, Any]) -> int | None:
+    """Add or remove this session's upvote row; the new count when it changed, else None."""
+    changed = await (await conn.execute(change, params)).fetchone()
+    if changed is None:
+        return None
+    row = await (await conn.execute(BUMP_UPVOTES, params)).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 async def upvote(request: Request, path: IdPath, body: SessionBody) -> JSONResponse:
     """One upvote per session: the unique constraint decides, the counter moves with the row."""
     media_id, session = path.id, body.session_id
@@ -169,14 +179,9 @@ async def upvote(request: Request, path: IdPath, body: SessionBody) -> JSONRespo
     await resources.guard.limit(UPVOTE_ROUTE, "vote", address, identity)
     await resources.guard.admit_session(UPVOTE_ROUTE, address, identity)
     params = {"id": media_id, "session": session, "d": 1}
-    async with resources.pool.connection() as conn, conn.transaction():
-        inserted = await (await conn.execute(INSERT_UPVOTE, params)).fetchone()
-        if inserted is not None:
-            row = await (await conn.execute(BUMP_UPVOTES, params)).fetchone()
-            assert row is not None
-            count = int(row[0])
+    count = await resources.write(lambda conn: _vote(conn, INSERT_UPVOTE, params))
     resources.details.drop(media_id)  # this process shows the new count at once
-    if inserted is None:
+    if count is None:
         state = await _media_state(resources, media_id)
         _refuse_locked(state)
         count = int(state[1])
@@ -195,14 +200,9 @@ async def remove_upvote(request: Request, path: IdPath, query: SessionQuery) -> 
         UNVOTE_ROUTE, "vote", client_address(request), session_identity(session)
     )
     params = {"id": media_id, "session": session, "d": -1}
-    async with resources.pool.connection() as conn, conn.transaction():
-        deleted = await (await conn.execute(DELETE_UPVOTE, params)).fetchone()
-        if deleted is not None:
-            row = await (await conn.execute(BUMP_UPVOTES, params)).fetchone()
-            assert row is not None
-            count = int(row[0])
+    count = await resources.write(lambda conn: _vote(conn, DELETE_UPVOTE, params))
     resources.details.drop(media_id)
-    if deleted is None:
+    if count is None:
         state = await _media_state(resources, media_id)
         _refuse_locked(state)
         count = int(state[1])

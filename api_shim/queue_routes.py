@@ -13,16 +13,14 @@ from api_shim.queries import ClassPath
 from mediaq import pauses
 
 
-async def pause_route(
-    request: Request, path: ClassPath, body: PauseBody, user: User
-) -> JSONResponse:
+def pause_route(request: Request, path: ClassPath, body: PauseBody, user: User) -> JSONResponse:
     actor, job_type = f"{user.role} {user.id}", body.type
     with request.app.state.sessions() as session, session.begin():
         pause = pauses.pause(session, path.class_, job_type, actor)
     return JSONResponse({"paused": True, "pause": pause.to_json(), "reason": pause.reason()})
 
 
-async def resume_route(request: Request, path: ClassPath, body: PauseBody) -> JSONResponse:
+def resume_route(request: Request, path: ClassPath, body: PauseBody) -> JSONResponse:
     job_type = body.type
     with request.app.state.sessions() as session, session.begin():
         was_paused = pauses.resume(session, path.class_, job_type)

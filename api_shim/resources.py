@@ -3,17 +3,19 @@
 Opened by the app's lifespan inside the serving event loop and closed on shutdown (the tests
 run the app under a real uvicorn server, so the lifespan runs as in production). The pool
 hands out autocommit connections: a read is one statement with no ``BEGIN``/``COMMIT``
-around it (about 30 % of a read endpoint's cost otherwise), and writes open an explicit
-``conn.transaction()``.
+around it (about 30 % of a read endpoint's cost otherwise), and writes run in an explicit
+transaction through ``Resources.write``. Both are tried once more on a fresh connection
+when the pooled one died with a database restart (a write only when its ``COMMIT`` was
+not sent: ``api_shim.dbretry``).
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
@@ -21,6 +23,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from starlette.applications import Starlette
 from starlette.requests import Request
 
+from api_shim.dbretry import retry_safe
 from api_shim.gallery import SearchTotals
 from api_shim.guard import Guard, GuardPolicy
 from api_shim.hotcache import HotCache
@@ -37,6 +40,9 @@ POOL_WAIT_S = 5.0
 RECONNECT_FOREVER_S = 10 * 365 * 24 * 3600.0  # the pool never gives up reconnecting
 REDIS_MAX = 64
 REDIS_WAIT_S = 10.0
+
+T = TypeVar("T")
+Conn = psycopg.AsyncConnection[Any]
 
 
 def plain_conninfo(database_url: str) -> str:
@@ -75,6 +81,29 @@ class Resources:
         except psycopg.OperationalError:
             await self.purge_dead_connections()
             return await self._fetch_all(sql, params, RETRY_WAIT_S)
+
+    async def write(self, work: Callable[[Conn], Awaitable[T]]) -> T:
+        """``work(conn)`` in one transaction. When the pooled connection turns out dead
+        before the ``COMMIT`` was sent (nothing was written), the pool is purged and
+        ``work`` runs once more on a fresh connection; a failure at ``COMMIT`` is not
+        retried (it may have written)."""
+        for attempt in (1, 2):
+            conn: Conn | None = None
+            commit_sent = False
+            try:
+                async with self.pool.connection(
+                    timeout=RETRY_WAIT_S if attempt == 2 else None
+                ) as conn:
+                    async with conn.transaction():
+                        result = await work(conn)
+                        commit_sent = True  # leaving the block sends the COMMIT
+                    return result
+            except psycopg.OperationalError:
+                dead = conn is not None and (conn.closed or conn.broken)
+                if attempt == 2 or not retry_safe(dead, commit_sent):
+                    raise
+                await self.purge_dead_connections()
+        raise AssertionError("unreachable")
 
     async def purge_dead_connections(self) -> None:
         """Drop the pooled connections that died with a database restart (``pool.check``

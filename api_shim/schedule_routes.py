@@ -15,7 +15,7 @@ from api_shim.queries import NamePath
 from mediaq import schedules
 
 
-async def create_route(request: Request, body: ScheduleBody, raw: dict[str, Any]) -> JSONResponse:
+def create_route(request: Request, body: ScheduleBody, raw: dict[str, Any]) -> JSONResponse:
     spec = schedules.parse_spec(raw)  # the body's shape is checked; the core checks the rule
     with request.app.state.sessions() as session:
         with session.begin():

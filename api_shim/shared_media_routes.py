@@ -6,6 +6,8 @@ transaction; the item's cached detail is dropped so the change shows at once.
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -15,7 +17,7 @@ from api_shim.endpoints import Endpoint, api
 from api_shim.errors import ApiError
 from api_shim.mediajson import ADMIN_MEDIA_JSON
 from api_shim.queries import IdPath
-from api_shim.resources import resources_of
+from api_shim.resources import Conn, resources_of
 
 SET_CATEGORY = (
     "UPDATE public_media SET category = %(category)s, updated_at = now() "
@@ -28,9 +30,11 @@ async def update_media(request: Request, path: IdPath, body: CategoryBody) -> Re
     resources = resources_of(request)
     params = {"id": media_id, "category": body.category.strip()}
     params.update(resources.files.sql_params())
-    async with resources.pool.connection() as conn, conn.transaction():
-        cursor = await conn.execute(SET_CATEGORY, params)
-        row = await cursor.fetchone()
+
+    async def change(conn: Conn) -> tuple[Any, ...] | None:
+        return await (await conn.execute(SET_CATEGORY, params)).fetchone()
+
+    row = await resources.write(change)
     if row is None:
         raise ApiError.not_found("Media not found")
     resources.details.drop(media_id)

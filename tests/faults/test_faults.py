@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -26,7 +27,7 @@ from tasks.monitor import FENCE_POLL_MAX_S, self_fence_after_s
 from tests.faults.audit import check_invariants
 from tests.faults.faults import FAULTS, SKEW_S, OverlapSampler, busiest_host, inject
 from tests.faults.harness import FaultFleet, Host, clock_env, wait_for
-from tests.faults.procs import alive, tree
+from tests.faults.procs import alive, signal_all, tree
 from tests.faults.scenario import SETTINGS, ready_fleet, settle, video_id
 from tests.integration.apiharness import admin_headers
 
@@ -247,3 +248,64 @@ def test_postgres_restart_api_answers_503_then_recovers_and_the_fleet_goes_on(
     assert verdict.completed == len(ids)
     assert all(s.running() for s in fleet.schedulers)
     assert all(h.daemon.running() for h in fleet.hosts)
+
+
+def _database_processes(f: FaultFleet) -> list[int]:
+    assert f.pg is not None
+    postmaster = int((f.pg.data / "postmaster.pid").read_text().split()[0])
+    return tree(postmaster)
+
+
+def test_the_api_retries_writes_on_dead_connections_and_a_stalled_database_blocks_no_other(
+    fleet: FaultFleet,
+) -> None:
+    """Every pooled connection dies with a restart: the first write on each pool (the job
+    API's, the gallery's) fails on it before its COMMIT and is sent again on a fresh one,
+    so no client sees the restart after it. While the database does not answer at all (its
+    processes stopped, as in a stalled restart), a job-API request waits on it in a thread
+    of its own and the API goes on answering others."""
+    assert fleet.settings is not None and fleet.pg is not None
+    base = f"http://127.0.0.1:{fleet.settings.api_port}"
+    headers = admin_headers(fleet.settings)
+    job = {"type": "noop", "params": {"seconds": 0.2}}
+    lock = {"ids": [987654]}  # a write on the async pool: no such item, nothing locked
+    ids = []
+    with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
+        for _ in range(2):  # warm both pools: their connections exist when it restarts
+            warm = client.post("/api/jobs", json=job)
+            assert warm.status_code == 201, warm.text
+            ids.append(warm.json()["job"]["id"])
+            assert client.post("/api/admin/media/lock", json=lock).status_code == 200
+        fleet.pg.restart()
+        created = client.post("/api/jobs", json=job)
+        assert created.status_code == 201, created.text
+        ids.append(created.json()["job"]["id"])
+        locked = client.post("/api/admin/media/lock", json=lock)
+        assert locked.status_code == 200, locked.text
+        assert locked.json()["notFound"] == lock["ids"]
+
+        stalled = _database_processes(fleet)
+        signal_all(stalled, signal.SIGSTOP)
+        try:
+            with (
+                httpx.Client(base_url=base, headers=headers, timeout=30) as other,
+                ThreadPoolExecutor(1) as pool,
+            ):
+                waiting = pool.submit(other.post, "/api/jobs", json=job)
+                time.sleep(0.5)
+                started = time.monotonic()
+                alive_answer = client.get("/health")
+                answered_in = time.monotonic() - started
+                still_waiting = not waiting.done()
+                signal_all(stalled, signal.SIGCONT)
+                late = waiting.result(30)
+        finally:
+            signal_all(stalled, signal.SIGCONT)
+    assert still_waiting  # the job request really waited on the database...
+    assert alive_answer.status_code == 200 and answered_in < 1.0  # ...and blocked nothing else
+    assert late.status_code == 201, late.text  # and it went through once the database did
+    ids.append(late.json()["job"]["id"])
+    settle(fleet, ids)
+    verdict = check_invariants(fleet.settings.database_url, ids)
+    assert verdict.problems == []
+    assert verdict.completed == len(ids)

@@ -13,6 +13,7 @@ from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import exc as sa_exc
 
+from api_shim.dbretry import retry_safe
 from api_shim.errors import outage_dependency
 from mediaq.hostpaths import daemon_alive_file
 from mediaq.lifeline import file_age_s, remove_stale_alive_files, touch, verdict
@@ -74,6 +75,12 @@ def test_a_stopped_attempt_is_ended_with_its_process_once_its_grace_is_over() ->
     # hard stop; with a cancel noticed within the default 1 s poll, the slot frees in 5 s
     assert KILL_GRACE_S < CANCEL_HARD_STOP_S <= 5.0 - 1.0 - 0.5
     assert CANCEL_HARD_STOP_S <= HARD_EXIT_GRACE_S
+
+
+def test_work_is_sent_again_only_when_its_connection_was_dead_and_nothing_committed() -> None:
+    assert retry_safe(connection_was_dead=True, commit_sent=False)
+    assert not retry_safe(connection_was_dead=True, commit_sent=True)  # it may have written
+    assert not retry_safe(connection_was_dead=False, commit_sent=False)  # the database is away
 
 
 def test_outages_are_named_by_the_dependency_that_is_down() -> None:
