@@ -171,31 +171,6 @@ class AdminMediaAnswer(Answer):
     media: AdminMedia
 
 
-class LibraryMediaRef(Answer):
-    id: int
-    isLocked: bool
-    lockedReason: str | None
-
-
-class LibraryVideo(Answer):
-    id: int
-    filename: str
-    title: str | None
-    directoryType: str | None
-    durationSeconds: int | None
-    width: int | None
-    height: int | None
-    hasThumbnail: bool
-    publicMedia: list[LibraryMediaRef]
-
-
-class LibraryPage(Answer):
-    videos: list[LibraryVideo]
-    total: int
-    limit: int
-    offset: int
-
-
 # ---- the job API ----------------------------------------------------------------------------
 Attempt: Any = row_model("Attempt", JobAttempt.__table__, ATTEMPT_COLUMNS)
 JobJson: Any = row_model("Job", Job.__table__, JOB_COLUMNS, attempts=(list[Attempt] | None, None))

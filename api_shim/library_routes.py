@@ -9,6 +9,7 @@ the ids and lock state of their public items, so the page can lock or unlock the
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -16,17 +17,47 @@ from starlette.responses import Response
 from api_shim import answers as a
 from api_shim.endpoints import Endpoint, api
 from api_shim.errors import ApiError
+from api_shim.mediajson import JsonShape, NInt, NStr
 from api_shim.queries import IdPath, LibraryQuery
 from api_shim.resources import resources_of
 from mediaq.likes import contains_pattern
 
-LIBRARY_ITEM = """json_build_object(
-    'id', v.id, 'filename', v.filename, 'title', v.title, 'directoryType', v.directory_type,
-    'durationSeconds', v.duration_seconds, 'width', v.width, 'height', v.height,
-    'hasThumbnail', v.thumbnail_path IS NOT NULL,
-    'publicMedia', coalesce((SELECT json_agg(json_build_object(
-            'id', p.id, 'isLocked', p.is_locked, 'lockedReason', p.locked_reason)
-            ORDER BY p.id) FROM public_media p WHERE p.video_id = v.id), '[]'::json))"""
+LIBRARY_MEDIA = JsonShape(
+    "LibraryMediaRef",
+    (
+        ("id", "p.id", int),
+        ("isLocked", "p.is_locked", bool),
+        ("lockedReason", "p.locked_reason", NStr),
+    ),
+)
+LIBRARY_VIDEO = JsonShape(
+    "LibraryVideo",
+    (
+        ("id", "v.id", int),
+        ("filename", "v.filename", str),
+        ("title", "v.title", NStr),
+        ("directoryType", "v.directory_type", NStr),
+        ("durationSeconds", "v.duration_seconds", NInt),
+        ("width", "v.width", NInt),
+        ("height", "v.height", NInt),
+        ("hasThumbnail", "v.thumbnail_path IS NOT NULL", bool),
+        (
+            "publicMedia",
+            f"coalesce((SELECT json_agg({LIBRARY_MEDIA.sql} ORDER BY p.id) "
+            "FROM public_media p WHERE p.video_id = v.id), '[]'::json)",
+            list[LIBRARY_MEDIA.model],  # type: ignore[name-defined]
+        ),
+    ),
+)
+LIBRARY_ITEM = LIBRARY_VIDEO.sql
+LibraryVideo: Any = LIBRARY_VIDEO.model
+
+
+class LibraryPage(a.Answer):
+    videos: list[LibraryVideo]
+    total: int
+    limit: int
+    offset: int
 
 
 def _sql(search: bool, directory: bool) -> bytes:
@@ -78,7 +109,7 @@ ROUTES = [
         library,
         Endpoint(
             "Library videos with their public items (admin)",
-            a.LibraryPage,
+            LibraryPage,
             auth="admin",
             query=LibraryQuery,
         ),
