@@ -6,11 +6,13 @@
 A scratch database holds a fake fleet (10 hosts x 100 CPU slots = 1,000 CPU slots, and 40
 hosts x 2 GPUs of 80 GiB with 8 slots each) and a backlog of pending jobs (4 in 5 CPU, the
 rest GPU jobs of 1-8 GiB). No workers run: after every pass, what it admitted is marked
-completed behind the scheduler's back and its messages are taken out of Redis (neither is
-timed), so every pass finds its slots free again, as with a fleet that finishes jobs as fast
-as they come. Timed: ``Scheduler.run_pass`` itself, admission (the pending -> queued update
-with reservations) and the publish of every message, fast passes (what a notification
-triggers) and, every ``scheduler_tick_s``, a refresh pass (rescue, fleet, reasons).
+completed behind the scheduler's back, as many fresh pending jobs are inserted (the backlog
+stays at its size: the rate is the rate *at* that backlog) and the messages are taken out of
+Redis (none of this is timed), so every pass finds its slots free again, as with a fleet
+that finishes jobs as fast as they come. Timed: ``Scheduler.run_pass`` itself, admission
+(the pending -> queued update with reservations) and the publish of every message, fast
+passes (what a notification triggers) and, every ``scheduler_tick_s``, a refresh pass
+(rescue, fleet, reasons).
 """
 
 from __future__ import annotations
@@ -37,8 +39,26 @@ CPU_HOSTS, CPU_SLOTS = 10, 100
 GPU_HOSTS, GPUS_PER_HOST, GPU_MIB, GPU_SLOTS = 40, 2, 81920, 8
 
 
-def seed(settings: Settings, backlog: int) -> list[str]:
-    rng = random.Random(1)
+def add_pending(conn: object, rng: random.Random, n: int) -> None:
+    """``n`` pending noop jobs: 4 in 5 CPU, the rest GPU jobs of 1-8 GiB, priorities 0-10."""
+    classes = [rng.choice(["cpu"] * 8 + ["gpu_ai", "gpu_encode"]) for _ in range(n)]
+    conn.execute(  # type: ignore[attr-defined]
+        text(
+            "INSERT INTO jobs (type, status, resource_category, vram_required, priority,"
+            " params) SELECT 'noop', 'pending', c, v, p,"
+            " jsonb_build_object('expectedSeconds', 30)"
+            " FROM unnest(CAST(:c AS text[]), CAST(:v AS int[]), CAST(:p AS int[]))"
+            " AS x(c, v, p)"
+        ),
+        {
+            "c": classes,
+            "v": [0 if c == "cpu" else rng.randint(1, 8) * 1024 for c in classes],
+            "p": [rng.randint(0, 10) for _ in classes],
+        },
+    )
+
+
+def seed(settings: Settings, backlog: int, rng: random.Random) -> list[str]:
     uuids: list[str] = []
     with engine_for(settings.database_url).begin() as conn:
         for i in range(CPU_HOSTS):
@@ -68,21 +88,7 @@ def seed(settings: Settings, backlog: int) -> list[str]:
             ]
             heartbeat_host(conn, host, snaps, frozenset())
             uuids += [s.uuid for s in snaps]
-        classes = [rng.choice(["cpu"] * 8 + ["gpu_ai", "gpu_encode"]) for _ in range(backlog)]
-        conn.execute(
-            text(
-                "INSERT INTO jobs (type, status, resource_category, vram_required, priority,"
-                " params) SELECT 'noop', 'pending', c, v, p,"
-                " jsonb_build_object('expectedSeconds', 30)"
-                " FROM unnest(CAST(:c AS text[]), CAST(:v AS int[]), CAST(:p AS int[]))"
-                " AS x(c, v, p)"
-            ),
-            {
-                "c": classes,
-                "v": [0 if c == "cpu" else rng.randint(1, 8) * 1024 for c in classes],
-                "p": [rng.randint(0, 10) for _ in classes],
-            },
-        )
+        add_pending(conn, rng, backlog)
         conn.exec_driver_sql("ANALYZE jobs")
     return uuids
 
@@ -100,7 +106,8 @@ def run(backlog: int, seconds: float) -> None:
     )
     client = redis.Redis.from_url(REDIS_URL)
     try:
-        uuids = seed(settings, backlog)
+        rng = random.Random(1)
+        uuids = seed(settings, backlog, rng)
         lists = level_lists(cpu_queue(settings.queue_prefix))
         lists += [k for u in uuids for k in level_lists(gpu_queue(settings.queue_prefix, u))]
         scheduler = Scheduler(settings)
@@ -131,6 +138,7 @@ def run(backlog: int, seconds: float) -> None:
                             ),
                             {"ids": [a.job_id for a in report.admitted]},
                         )
+                        add_pending(side, rng, len(report.admitted))
                     client.delete(*lists)
         fast_rate = timed["fast"][1] / max(timed["fast"][0], 1e-9)
         total_s = sum(k[0] for k in timed.values())
