@@ -22,10 +22,14 @@ fails if a statement writing ``jobs.status`` appears in any other module.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import psycopg
+from psycopg.rows import namedtuple_row
+from psycopg.types.json import Jsonb
 from sqlalchemy import Connection, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
@@ -224,8 +228,7 @@ class Claim:
     pipeline_id: int | None
 
 
-_CLAIM = text(
-    f"""
+_CLAIM_SQL = f"""
     UPDATE jobs SET status = 'running', attempt = attempt + 1, started_at = now(),
            heartbeat_at = now(), updated_at = now(), progress = 0,
            assigned_host = coalesce(assigned_host, :host),
@@ -235,23 +238,10 @@ _CLAIM = text(
     RETURNING id, attempt, type, params, resource_category, vram_required,
               assigned_host, assigned_gpu, failures, max_attempts, pipeline_id
     """
-)
+_CLAIM = text(_CLAIM_SQL)
 
 
-def claim(
-    conn: Conn, job_id: int, expected_attempt: int, host: str, gpu_uuid: str | None
-) -> Claim | None:
-    """Take a queued job for this delivery, or None when there is nothing to claim.
-
-    ``expected_attempt`` is the attempt number the job had when it was admitted: a message
-    from an earlier admission (the job since went back to pending and was placed again) or
-    a duplicate of an already claimed one finds no row and is dropped.
-    """
-    row = conn.execute(
-        _CLAIM, {"id": job_id, "expected": expected_attempt, "host": host, "gpu": gpu_uuid}
-    ).one_or_none()
-    if row is None:
-        return None
+def _claim_of(row: Any) -> Claim:
     return Claim(
         job_id=row.id,
         attempt=row.attempt,
@@ -267,17 +257,31 @@ def claim(
     )
 
 
+def claim(
+    conn: Conn, job_id: int, expected_attempt: int, host: str, gpu_uuid: str | None
+) -> Claim | None:
+    """Take a queued job for this delivery, or None when there is nothing to claim.
+
+    ``expected_attempt`` is the attempt number the job had when it was admitted: a message
+    from an earlier admission (the job since went back to pending and was placed again) or
+    a duplicate of an already claimed one finds no row and is dropped.
+    """
+    row = conn.execute(
+        _CLAIM, {"id": job_id, "expected": expected_attempt, "host": host, "gpu": gpu_uuid}
+    ).one_or_none()
+    return None if row is None else _claim_of(row)
+
+
 _OWNED = "id = :id AND attempt = :attempt AND status = 'running'"
 
-_COMPLETE = text(
-    f"""
+_COMPLETE_SQL = f"""
     UPDATE jobs SET status = 'completed', progress = 100, completed_at = now(),
            updated_at = now(), result = :result,
            log = CASE WHEN :line = '' THEN log ELSE right(coalesce(log, '') || :line, :cap) END
-     WHERE id = :id AND attempt = :attempt AND status IN {_in(Event.COMPLETE)}
+     WHERE id = :done_id AND attempt = :done_attempt AND status IN {_in(Event.COMPLETE)}
     RETURNING pipeline_id
     """
-).bindparams(bindparam("result", type_=JSONB))
+_COMPLETE = text(_COMPLETE_SQL).bindparams(bindparam("result", type_=JSONB))
 
 
 def complete(
@@ -291,13 +295,93 @@ def complete(
     """Record success under the fencing token; resolves the job's pipeline."""
     row = conn.execute(
         _COMPLETE,
-        {"id": job_id, "attempt": attempt, "result": result, "line": _clean(log_line), "cap": cap},
+        {
+            "done_id": job_id,
+            "done_attempt": attempt,
+            "result": result,
+            "line": _clean(log_line),
+            "cap": cap,
+        },
     ).one_or_none()
     if row is None:
         return False
     if row.pipeline_id is not None:
         resolve_pipeline(conn, row.pipeline_id)
     return True
+
+
+# ---- the worker's hot path: psycopg directly, a success riding with the next claim ----------
+
+
+def _pg(sql: str) -> str:
+    """A statement of this module in psycopg's placeholder style (``%(name)s``), for the
+    worker's hot path, which runs on the driver connection without SQLAlchemy."""
+    return re.sub(r"(?<![:\w]):([A-Za-z_]\w*)", r"%(\1)s", sql.replace("%", "%%"))
+
+
+@dataclass(frozen=True)
+class Completion:
+    """The success of an attempt of a job outside any pipeline, not written yet: it is
+    written with the worker's next claim, or alone when no claim comes soon enough."""
+
+    job_id: int
+    attempt: int
+    result: dict[str, Any] | None
+
+    def params(self, cap: int) -> dict[str, Any]:
+        result = None if self.result is None else Jsonb(self.result)
+        return {
+            "done_id": self.job_id,
+            "done_attempt": self.attempt,
+            "result": result,
+            "line": "",
+            "cap": cap,
+        }
+
+
+_COMPLETE_PG = _pg(_COMPLETE_SQL)
+# One statement, one commit: the previous attempt's success (fenced by its attempt) and this
+# delivery's claim. ``done`` says whether the success was still the job's to record.
+_COMPLETE_AND_CLAIM_PG = _pg(
+    f"""
+    WITH done AS ({_COMPLETE_SQL}), claimed AS ({_CLAIM_SQL})
+    SELECT (SELECT count(*) FROM done) AS done, claimed.*
+      FROM (VALUES (1)) AS one LEFT JOIN claimed ON true
+    """
+)
+_CLAIM_PG = _pg(_CLAIM_SQL)
+
+
+def complete_plain(conn: psycopg.Connection[Any], done: Completion, cap: int) -> bool:
+    """Write a held success alone (on an autocommit driver connection); False when its
+    attempt no longer owns the job."""
+    with conn.cursor() as cur:
+        cur.execute(_COMPLETE_PG, done.params(cap))
+        return cur.fetchone() is not None
+
+
+def claim_after(
+    conn: psycopg.Connection[Any],
+    done: Completion | None,
+    job_id: int,
+    expected_attempt: int,
+    host: str,
+    gpu_uuid: str | None,
+    cap: int,
+) -> tuple[Claim | None, bool | None]:
+    """``claim`` on an autocommit driver connection, writing ``done`` (a held success of the
+    previous attempt this worker ran) in the same statement. Returns the claim (None: nothing
+    to claim) and whether ``done`` was recorded (None when there was none)."""
+    params = {"id": job_id, "expected": expected_attempt, "host": host, "gpu": gpu_uuid}
+    row: Any
+    with conn.cursor(row_factory=namedtuple_row) as cur:
+        if done is None:
+            cur.execute(_CLAIM_PG, params)
+            row = cur.fetchone()
+            return (None if row is None else _claim_of(row)), None
+        cur.execute(_COMPLETE_AND_CLAIM_PG, params | done.params(cap))
+        row = cur.fetchone()
+    return (None if row.id is None else _claim_of(row)), bool(row.done)
 
 
 _ERROR_CAUSES = frozenset({FailureCause.ERROR, FailureCause.PERMANENT})

@@ -9,13 +9,16 @@ from __future__ import annotations
 import logging
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import psycopg
 from celery import Celery, Task
-from sqlalchemy import Connection, Engine, create_engine
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from celery.signals import worker_process_shutdown
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from mediaq import transitions
 from mediaq.backoff import retry_delay_s
@@ -26,7 +29,8 @@ from mediaq.logging_setup import install_celery_logging, job_log_context
 from mediaq.metrics import DUPLICATES_DROPPED, count_event
 from mediaq.proctree import attempt_name, name_thread, thread_name
 from mediaq.settings import Settings, normalize_database_url
-from mediaq.transitions import Claim
+from mediaq.transitions import Claim, Completion
+from tasks.completion_hold import CompletionHold
 from tasks.context import JobContext
 from tasks.monitor import AttemptMonitor
 from tasks.registry import handler_for
@@ -35,6 +39,9 @@ log = logging.getLogger(__name__)
 
 Preflight = Callable[[Claim], None]
 T = TypeVar("T")
+# How long a pool process holds a success for its next claim (tasks/completion_hold): a busy
+# worker claims again within about a millisecond.
+COMPLETION_HOLD_S = 0.01
 
 
 @dataclass
@@ -46,12 +53,17 @@ class Outcome:
 class WorkerRuntime:
     """Per-process state of a worker: settings, engine (made after fork), monitor."""
 
-    def __init__(self, settings: Settings, preflight: Preflight | None = None) -> None:
+    def __init__(
+        self, settings: Settings, preflight: Preflight | None = None, hold_s: float = 0.0
+    ) -> None:
+        """``hold_s`` > 0: the success of a job outside any pipeline is held up to that long
+        to ride with the next claim (``tasks.completion_hold``); 0 writes it at once."""
         self.settings = settings
         self.preflight = preflight
         self._monitor: AttemptMonitor | None = None
         self._claims: Engine | None = None
         self._completions: Engine | None = None
+        self.held = CompletionHold(hold_s, self._write_held) if hold_s > 0 else None
 
     @property
     def engine(self) -> Engine:
@@ -76,7 +88,10 @@ class WorkerRuntime:
         return self._completions
 
     def close(self) -> None:
-        """Close the claim and completion connections (a test or a process shutting down)."""
+        """Write a held success, then close the claim and completion connections (a test or
+        a process shutting down)."""
+        if self.held is not None:
+            self.held.flush()
         for engine in (self._claims, self._completions):
             if engine is not None:
                 engine.dispose()
@@ -92,6 +107,42 @@ class WorkerRuntime:
             isolation_level="AUTOCOMMIT",
             connect_args=options,
         )
+
+    def _write_held(self, done: Completion) -> None:
+        cap = self.settings.log_max_chars
+
+        def write() -> bool:
+            with _driver(self.completions) as conn:
+                return transitions.complete_plain(conn, done, cap)
+
+        if not _write_outcome(lambda: False, done.job_id, write):
+            _success_dropped(done)
+
+    def claim(self, job_id: int, expected_attempt: int) -> Claim | None:
+        """Claim for this delivery, writing the held success of the previous job with it."""
+        done = self.held.take() if self.held is not None else None
+        settings = self.settings
+
+        def write(conn: psycopg.Connection[Any]) -> tuple[Claim | None, bool | None]:
+            return transitions.claim_after(
+                conn,
+                done,
+                job_id,
+                expected_attempt,
+                settings.host_name,
+                self.gpu_uuid,
+                settings.log_max_chars,
+            )
+
+        try:
+            claim, recorded = _with_reconnect(self, write)
+        except BaseException:
+            if done is not None and self.held is not None:
+                self.held.give_back(done)
+            raise
+        if done is not None and not recorded:
+            _success_dropped(done)
+        return claim
 
     @property
     def monitor(self) -> AttemptMonitor:
@@ -117,12 +168,7 @@ def execute_job(
     """Claim and run one job; never raises for the job's own failures."""
     settings = runtime.settings
     claimed_since = time.monotonic()
-    claim = _with_reconnect(
-        runtime,
-        lambda conn: transitions.claim(
-            conn, job_id, expected_attempt, settings.host_name, runtime.gpu_uuid
-        ),
-    )
+    claim = runtime.claim(job_id, expected_attempt)
     if claim is None:
         log.info(
             "job %s: nothing to claim for attempt %s; delivery dropped", job_id, expected_attempt
@@ -140,21 +186,47 @@ def execute_job(
         runtime.monitor.unwatch()
 
 
-def _with_reconnect(runtime: WorkerRuntime, write: Callable[[Connection], T]) -> T:
-    """Run a single-statement write, once more on a fresh connection if the pooled one
-    died (the database restarted since it was last used: SQLAlchemy then drops the pool)."""
+def _success_dropped(done: Completion) -> None:
+    log.info("job %s: attempt %s no longer owns it; success dropped", done.job_id, done.attempt)
+
+
+@contextmanager
+def _driver(engine: Engine) -> Iterator[psycopg.Connection[Any]]:
+    """A pooled connection's psycopg connection (the hot path skips SQLAlchemy Core); one
+    that failed is dropped from the pool."""
+    fairy = engine.raw_connection()
     try:
-        with runtime.claims.connect() as conn:
+        conn = fairy.driver_connection
+        assert isinstance(conn, psycopg.Connection)
+        yield conn
+    except psycopg.OperationalError:
+        fairy.invalidate()
+        raise
+    finally:
+        fairy.close()
+
+
+def _with_reconnect(runtime: WorkerRuntime, write: Callable[[psycopg.Connection[Any]], T]) -> T:
+    """Run a single-statement write, once more on a fresh connection if the pooled one
+    died (the database restarted since it was last used)."""
+    try:
+        with _driver(runtime.claims) as conn:
             return write(conn)
-    except DBAPIError as exc:
-        if not exc.connection_invalidated:
+    except psycopg.OperationalError as exc:
+        if not conn_broken(exc):
             raise
         log.warning("database connection lost; writing again on a fresh one")
-    with runtime.claims.connect() as conn:
+    with _driver(runtime.claims) as conn:
         return write(conn)
 
 
-def _write_outcome(ctx: JobContext, write: Callable[[], T]) -> T:
+def conn_broken(exc: psycopg.OperationalError) -> bool:
+    """Whether the error left the connection unusable (a restart, a dropped socket), as
+    opposed to a statement the database refused."""
+    return exc.sqlstate is None or exc.sqlstate.startswith(("08", "57P"))
+
+
+def _write_outcome(cancelled: Callable[[], bool], job_id: int, write: Callable[[], T]) -> T:
     """Write an attempt's outcome, retrying while the database is away.
 
     The attempt keeps heartbeating meanwhile (the monitor still watches it); once it is
@@ -164,14 +236,14 @@ def _write_outcome(ctx: JobContext, write: Callable[[], T]) -> T:
     while True:
         try:
             return write()
-        except (OperationalError, InterfaceError) as exc:
+        except (OperationalError, InterfaceError, psycopg.OperationalError) as exc:
             failures += 1
-            if ctx.cancelled:
+            if cancelled():
                 raise
             delay = retry_delay_s(failures, 0.2, 2.0)
             log.warning(
                 "job %s: outcome not written (%s); again in %.1f s",
-                ctx.job_id,
+                job_id,
                 type(exc).__name__,
                 delay,
             )
@@ -199,6 +271,9 @@ def _run_claimed(runtime: WorkerRuntime, ctx: JobContext) -> Outcome:
     except Exception as exc:  # any other error is transient: retried with backoff
         detail = "".join(traceback.format_exception(exc, limit=-3)).strip()
         return _record_failure(runtime, ctx, detail, permanent=False)
+    if runtime.held is not None and claim.pipeline_id is None and not ctx.cancelled:
+        runtime.held.hold(Completion(claim.job_id, claim.attempt, _json_result(result)))
+        return Outcome("completed")
     # A pipeline step resolves its pipeline in the same transaction as its outcome.
     engine = runtime.engine if claim.pipeline_id is not None else runtime.completions
 
@@ -208,7 +283,7 @@ def _run_claimed(runtime: WorkerRuntime, ctx: JobContext) -> Outcome:
                 conn, claim.job_id, claim.attempt, _json_result(result), cap
             )
 
-    done = _write_outcome(ctx, write)
+    done = _write_outcome(lambda: ctx.cancelled, ctx.job_id, write)
     return Outcome("completed" if done else "cancelled")
 
 
@@ -224,7 +299,7 @@ def _record_failure(
                 conn, ctx.claim, error, permanent, runtime.settings.log_max_chars
             )
 
-    decision = _write_outcome(ctx, write)
+    decision = _write_outcome(lambda: ctx.cancelled, ctx.job_id, write)
     if decision is None:
         return Outcome("cancelled", error)
     return Outcome("retrying" if decision.retry else "failed", error)
@@ -240,8 +315,10 @@ def _json_result(result: Any) -> dict[str, Any] | None:
 
 def register_run_job(app: Celery, settings: Settings, preflight: Preflight | None = None) -> Task:
     """Define the ``mediaq.run_job`` task on ``app``, bound to a per-process runtime."""
-    runtime = WorkerRuntime(settings, preflight)
+    runtime = WorkerRuntime(settings, preflight, hold_s=COMPLETION_HOLD_S)
     install_celery_logging(settings)
+    # a pool process that ends normally writes the success it holds first
+    worker_process_shutdown.connect(lambda **_: runtime.close(), weak=False)
 
     @app.task(name=RUN_JOB, bind=True, acks_late=True, reject_on_worker_lost=True)
     def run_job(self: Task, job_id: int, expected_attempt: int) -> str:
