@@ -44,6 +44,7 @@ from scheduler.model import Capacity, PendingJob, Placement, Waiting
 from scheduler.ordering import plan_slots
 from scheduler.reasoncache import ReasonCache
 from scheduler.rescue import rescue
+from scheduler.wakeup import FREED, next_pass_at
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +52,6 @@ LEADER_LOCK = 0x6D71_5343  # "mqSC"
 CHANNEL = "mediaq_jobs"
 REASON_WINDOW = 500  # pending jobs per class that carry a stored position and reason
 GPU_FAST_WINDOW = 64  # eligible GPU jobs considered on a fast (notification) pass
-# After a notification, the next pass starts no sooner than this after the previous one:
-# a burst of completions (many workers finishing at once) is one pass, not one pass per
-# completion, and the look-ahead keeps the broker from running dry meanwhile.
-FAST_PASS_GAP_S = 0.005
 RECONNECT_CAP_S = 5.0
 
 # What an outage of the database or the broker raises: SQLAlchemy's errors, psycopg's own
@@ -234,25 +231,27 @@ class Scheduler:
                 if refresh:
                     for line in periodic.run_due(self.settings, time.monotonic()):
                         log.info("periodic %s", line)
-                self._wait_for_work(
-                    driver, max(0.0, next_tick - time.monotonic()), started + FAST_PASS_GAP_S, stop
-                )
+                self._wait_for_work(driver, next_tick, started, stop)
         finally:
             self.is_leader = False
 
-    @staticmethod
     def _wait_for_work(
-        driver: object, timeout: float, not_before: float, stop: threading.Event
+        self, driver: object, next_tick: float, started: float, stop: threading.Event
     ) -> None:
-        # Wake on the first notification (or the tick), not before ``not_before``; whatever
-        # else arrived meanwhile is folded into the same pass.
-        step = min(timeout, 0.25)
-        deadline = time.monotonic() + timeout
+        """Wait for the tick, or until the notifications since the pass that began at
+        ``started`` make the next one due (``scheduler.wakeup``); whatever arrives meanwhile
+        is folded into that pass."""
+        urgent, freed = False, 0
         while not stop.is_set():
-            got = list(driver.notifies(timeout=step, stop_after=1))  # type: ignore[attr-defined]
+            due = next_pass_at(started, urgent, freed, self.settings.lookahead)
+            wait = min(next_tick, due if due is not None else next_tick) - time.monotonic()
+            if wait <= 0:
+                return
+            got = list(driver.notifies(timeout=min(wait, 0.25), stop_after=1))  # type: ignore[attr-defined]
             if got:
-                time.sleep(max(0.0, min(deadline, not_before) - time.monotonic()))
-                list(driver.notifies(timeout=0.0))  # type: ignore[attr-defined]
-                return
-            if time.monotonic() >= deadline:
-                return
+                got += driver.notifies(timeout=0.0)  # type: ignore[attr-defined]
+            for note in got:
+                if note.payload in FREED:
+                    freed += 1
+                else:
+                    urgent = True

@@ -153,3 +153,41 @@ def test_0008_counts_a_big_statement_in_linear_time_and_folds(empty_db: str) -> 
         assert _counts(conn) == {("cpu", "noop", "completed"): 5}
         assert conn.execute("SELECT to_regclass('job_count_deltas')").fetchone() == (None,)
     command.upgrade(config, "head")
+
+
+def test_0009_notifies_what_happened_and_back(empty_db: str) -> None:
+    config = alembic_config(empty_db)
+    command.upgrade(config, "0008")
+    with psycopg.connect(empty_db, autocommit=True) as conn:
+        conn.execute("INSERT INTO jobs (type, status) VALUES ('noop', 'pending')")
+    command.upgrade(config, "0009")
+
+    def heard(statements: list[str]) -> list[str]:
+        with (
+            psycopg.connect(empty_db, autocommit=True) as listener,
+            psycopg.connect(empty_db, autocommit=True) as writer,
+        ):
+            listener.execute("LISTEN mediaq_jobs")
+            for sql in statements:
+                writer.execute(sql)  # type: ignore[arg-type]
+            return [n.payload for n in listener.notifies(timeout=0.5)]
+
+    assert heard(
+        [
+            "INSERT INTO jobs (type) SELECT 'noop' FROM generate_series(1, 3)",
+            "UPDATE jobs SET status = 'completed' WHERE status = 'pending'",
+            "UPDATE jobs SET status = 'pending' WHERE status = 'completed'",
+        ]
+    ) == ["new", "completed", "pending"]  # one per statement: equal ones are folded
+    assert conn_count(empty_db) == 4
+    command.downgrade(config, "0008")
+    assert heard(["UPDATE jobs SET status = 'cancelled'"]) == [""]
+    assert conn_count(empty_db) == 4
+    command.upgrade(config, "head")
+
+
+def conn_count(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT count(*) FROM jobs").fetchone()
+    assert row is not None
+    return int(row[0])
