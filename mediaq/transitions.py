@@ -120,6 +120,8 @@ def admit(conn: Conn, placements: Sequence[PlacementLike]) -> list[Admitted]:
     return admitted
 
 
+_CPU_ELIGIBLE = f"""status = 'pending' AND resource_category = 'cpu' AND NOT held
+           AND (not_before IS NULL OR not_before <= now()) AND {NOT_PAUSED_SQL}"""
 _ADMIT_CPU_HEAD = text(
     f"""
     WITH live AS (
@@ -128,8 +130,7 @@ _ADMIT_CPU_HEAD = text(
           FROM jobs WHERE status IN ('queued', 'running') AND resource_category = 'cpu'),
     head AS (
         SELECT id, priority, created_at FROM jobs
-         WHERE status = 'pending' AND resource_category = 'cpu' AND NOT held
-           AND (not_before IS NULL OR not_before <= now()) AND {NOT_PAUSED_SQL}
+         WHERE {_CPU_ELIGIBLE}
          ORDER BY priority DESC, created_at, id
          LIMIT greatest(0, :room + :overtake - (SELECT n FROM live))
          FOR UPDATE SKIP LOCKED),
@@ -138,16 +139,36 @@ _ADMIT_CPU_HEAD = text(
             SELECT id, priority, row_number() OVER (ORDER BY priority DESC, created_at, id) AS rn
               FROM head) AS head, live
          WHERE head.rn <= :room - live.n
-            OR {broker_level_sql("head.priority")} < coalesce(live.worst, -1))
-    UPDATE jobs AS j
-       SET status = 'queued', queued_at = now(), updated_at = now(),
-           assigned_gpu = NULL, assigned_host = NULL,
-           waiting_code = NULL, waiting_reason = NULL, queue_position = NULL
-      FROM pick
-     WHERE j.id = pick.id AND j.status IN {_in(Event.ADMIT)}
-    RETURNING j.id, j.attempt, j.priority, j.created_at
+            OR {broker_level_sql("head.priority")} < coalesce(live.worst, -1)),
+    admitted AS (
+        UPDATE jobs AS j
+           SET status = 'queued', queued_at = now(), updated_at = now(),
+               assigned_gpu = NULL, assigned_host = NULL,
+               waiting_code = NULL, waiting_reason = NULL, queue_position = NULL
+          FROM pick
+         WHERE j.id = pick.id AND j.status IN {_in(Event.ADMIT)}
+        RETURNING j.id, j.attempt, j.priority, j.created_at),
+    next AS (
+        SELECT priority FROM jobs
+         WHERE {_CPU_ELIGIBLE} AND id NOT IN (SELECT id FROM pick)
+         ORDER BY priority DESC, created_at, id LIMIT 1)
+    SELECT id, attempt, priority, created_at, false AS overtakes FROM admitted
+    UNION ALL
+    SELECT NULL, NULL, NULL, NULL,
+           {broker_level_sql("next.priority")} < greatest(
+               (SELECT worst FROM live),
+               (SELECT max({broker_level_sql("priority")}) FROM admitted))
+      FROM next
     """
 )
+
+
+@dataclass(frozen=True)
+class HeadAdmission:
+    admitted: list[Admitted]
+    # The first CPU job left pending is more urgent than a job waiting in the broker: it must
+    # be admitted (and overtake there) before a worker takes that one.
+    overtake_waiting: bool
 
 
 def admit_cpu_head(conn: Conn, room: int, overtake: int = 0) -> list[Admitted]:
@@ -158,13 +179,22 @@ def admit_cpu_head(conn: Conn, room: int, overtake: int = 0) -> list[Admitted]:
     overtake it there, so a look-ahead never makes a later, higher job wait behind a lower
     one (``mediaq.queues.broker_level``).
     """
+    return admit_cpu_head_checked(conn, room, overtake).admitted
+
+
+def admit_cpu_head_checked(conn: Conn, room: int, overtake: int = 0) -> HeadAdmission:
+    """``admit_cpu_head``, also saying whether a job it left pending should overtake one in
+    the broker (the scheduler then answers the next freed slot at once)."""
     if room <= 0:
-        return []
-    rows = sorted(
-        conn.execute(_ADMIT_CPU_HEAD, {"room": room, "overtake": overtake}).all(),
-        key=lambda r: (-r.priority, r.created_at, r.id),
+        return HeadAdmission([], False)
+    rows = conn.execute(_ADMIT_CPU_HEAD, {"room": room, "overtake": overtake}).all()
+    admitted = sorted(
+        (r for r in rows if r.id is not None), key=lambda r: (-r.priority, r.created_at, r.id)
     )
-    return [Admitted(r.id, r.attempt, None, r.priority) for r in rows]
+    return HeadAdmission(
+        [Admitted(r.id, r.attempt, None, r.priority) for r in admitted],
+        any(r.id is None and r.overtakes for r in rows),
+    )
 
 
 _STALE_CLAIMS = text(

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, text
 
 from mediaq.celeryapp import RUN_JOB
 from mediaq.queues import broker_level, level_list, queue_for, task_id
-from mediaq.transitions import Admitted, admit, admit_cpu_head
+from mediaq.transitions import Admitted, admit, admit_cpu_head, admit_cpu_head_checked
 from scheduler.model import Waiting
 
 log = logging.getLogger(__name__)
@@ -26,6 +26,7 @@ __all__ = [
     "Publisher",
     "admit",
     "admit_cpu_head",
+    "admit_cpu_head_checked",
     "clear_positions_outside",
     "write_waiting",
 ]

@@ -35,7 +35,7 @@ from scheduler.dispatch import (
     Admitted,
     Publisher,
     admit,
-    admit_cpu_head,
+    admit_cpu_head_checked,
     clear_positions_outside,
     write_waiting,
 )
@@ -94,6 +94,8 @@ class Scheduler:
         self.passes = 0
         self._capacity: Capacity | None = None
         self._reasons = ReasonCache()
+        # the last pass left a CPU job pending that is more urgent than one in the broker
+        self._overtake_waiting = False
 
     # ---- one pass ------------------------------------------------------------------------
     def run_pass(self, conn: Connection, refresh: bool) -> PassReport:
@@ -113,7 +115,7 @@ class Scheduler:
             if capacity is None:
                 capacity = self._capacity = load_capacity(conn, self.settings)
             room = capacity.cpu_slots + self.settings.lookahead if capacity.cpu_slots else 0
-            report.admitted.extend(admit_cpu_head(conn, room, self.settings.lookahead))
+            report.admitted.extend(self._admit_cpu_head(conn, room))
             if capacity.gpus:
                 # GPUs are read fresh (two small queries): a GPU lost or a host gone silent
                 # since the last tick must not be handed the very jobs released from it.
@@ -127,6 +129,11 @@ class Scheduler:
                 gpu_plan = plan_all(heads, live, gpus, now, self.settings.vram_margin_mib)
                 report.admitted.extend(admit(conn, gpu_plan.admitted))
         return report
+
+    def _admit_cpu_head(self, conn: Connection, room: int) -> list[Admitted]:
+        head = admit_cpu_head_checked(conn, room, self.settings.lookahead)
+        self._overtake_waiting = head.overtake_waiting
+        return head.admitted
 
     def _full_pass(self, conn: Connection) -> PassReport:
         report = PassReport()
@@ -158,7 +165,7 @@ class Scheduler:
             if capacity.cpu_slots and self.settings.lookahead:
                 # head jobs more urgent than a message already in the broker overtake it
                 room = capacity.cpu_slots + self.settings.lookahead
-                report.admitted.extend(admit_cpu_head(conn, room, self.settings.lookahead))
+                report.admitted.extend(self._admit_cpu_head(conn, room))
             fresh = self._reasons.changed(waiting, time.monotonic())
             report.waiting = write_waiting(conn, fresh)
             self._reasons.keep_only(w.job_id for w in waiting)
@@ -243,7 +250,9 @@ class Scheduler:
         is folded into that pass."""
         urgent, freed = False, 0
         while not stop.is_set():
-            due = next_pass_at(started, urgent, freed, self.settings.lookahead)
+            due = next_pass_at(
+                started, urgent, freed, self.settings.lookahead, self._overtake_waiting
+            )
             wait = min(next_tick, due if due is not None else next_tick) - time.monotonic()
             if wait <= 0:
                 return

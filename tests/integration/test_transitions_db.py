@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 from mediaq import transitions
 from mediaq.db import engine_for, transaction
@@ -160,3 +160,28 @@ def test_a_look_ahead_admits_later_higher_jobs_past_lower_ones_already_in_the_br
     assert all(a.priority == 9 for a in overtaking)
     pending = query(settings, "SELECT id FROM jobs WHERE status = 'pending' ORDER BY id")
     assert [r.id for r in pending] == [*lows[2:], mid, highs[2]]
+
+
+def test_the_cpu_head_says_when_a_job_left_pending_should_overtake_the_broker(
+    settings: Settings,
+) -> None:
+    engine = engine_for(settings.database_url)
+    with transaction(settings.database_url) as session:
+        lows = [enqueue(session, JobSpec("noop", priority=1)) for _ in range(3)]
+    room, lookahead = 2, 1
+    with engine.begin() as conn:
+        head = transitions.admit_cpu_head_checked(conn, room, lookahead)
+    # the broker is full of lows; the low left pending is no more urgent than they are
+    assert [a.job_id for a in head.admitted] == lows[:2]
+    assert not head.overtake_waiting
+    with transaction(settings.database_url) as session:
+        highs = [enqueue(session, JobSpec("noop", priority=9)) for _ in range(2)]
+    with engine.begin() as conn:
+        head = transitions.admit_cpu_head_checked(conn, room, lookahead)
+    # one high overtakes (the look-ahead); the other must do so as soon as a slot frees
+    assert [a.job_id for a in head.admitted] == highs[:1]
+    assert head.overtake_waiting
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE jobs SET held = true WHERE id = :i"), {"i": highs[1]})
+        head = transitions.admit_cpu_head_checked(conn, room, lookahead)
+    assert head.admitted == [] and not head.overtake_waiting

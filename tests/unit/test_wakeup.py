@@ -30,3 +30,10 @@ def test_without_lookahead_every_finish_is_urgent() -> None:
 def test_only_finishes_count_as_freed() -> None:
     assert {"completed", "failed", "cancelled"} == FREED
     assert {"new", "pending", "pause", ""}.isdisjoint(FREED)
+
+
+def test_a_job_waiting_to_overtake_makes_every_finish_urgent() -> None:
+    # a pending job more urgent than one in the broker must be published before a worker
+    # takes that one
+    assert next_pass_at(10.0, False, 1, 8, overtake_waiting=True) == 10.0 + FAST_PASS_GAP_S
+    assert next_pass_at(10.0, False, 0, 8, overtake_waiting=True) is None
