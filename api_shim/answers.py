@@ -9,12 +9,12 @@ open-ended views (queue overview, schedules), which name the keys they always ha
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from api_shim.mediajson import ADMIN_MEDIA, GALLERY_ITEM, MEDIA_DETAIL
-from api_shim.reactions import REACTIONS
+from api_shim.reactions import Reaction
 from api_shim.serialize import ATTEMPT_COLUMNS, JOB_COLUMNS, row_model
 from mediaq.models import Job, JobAttempt
 
@@ -110,17 +110,6 @@ class CommentAnswer(Answer):
 class Deleted(Answer):
     success: bool
     id: int
-
-
-class Reaction(Answer):
-    id: int
-    mediaId: int
-    userId: int
-    reactionType: Literal[tuple(REACTIONS)]  # type: ignore[valid-type]
-    videoTimestamp: int
-    emoji: str
-    formattedTime: str
-    createdAt: Time
 
 
 class Reactions(Answer):

@@ -84,20 +84,23 @@ def comment_json(
     body: str,
     video_timestamp: int | None,
     created_at: datetime,
+    *,
+    hidden: bool | None = None,
 ) -> dict[str, Any]:
-    """One comment: camelCase, with ``formattedTime`` when it marks a moment of the video."""
-    return {
-        "id": id_,
-        "mediaId": media_id,
-        "userId": user_id,
-        "authorName": author_name,
-        "content": body,
-        "videoTimestamp": video_timestamp,
-        "formattedTime": format_video_time(video_timestamp)
-        if video_timestamp is not None
-        else None,
-        "createdAt": iso(created_at),
-    }
+    """One comment through its model: ``formattedTime`` when it marks a moment of the video,
+    ``hidden`` only in moderation answers and admin lists."""
+    comment = a.Comment(
+        id=id_,
+        mediaId=media_id,
+        userId=user_id,
+        authorName=author_name,
+        content=body,
+        videoTimestamp=video_timestamp,
+        formattedTime=format_video_time(video_timestamp) if video_timestamp is not None else None,
+        createdAt=iso(created_at),
+        **({} if hidden is None else {"hidden": hidden}),
+    )
+    return comment.model_dump(exclude_unset=True)
 
 
 def _comment_text(body: CommentBody) -> str:
@@ -168,7 +171,7 @@ async def list_comments(request: Request, query: CommentsQuery) -> JSONResponse:
         rows = await resources.fetch_all(LIST_ALL_COMMENTS, params)
         counted = await resources.fetch_one(COUNT_ALL_COMMENTS, params)
         total = int(counted[0]) if counted else 0
-        comments = [{**comment_json(*row[:7]), "hidden": bool(row[7])} for row in rows]
+        comments = [comment_json(*row[:7], hidden=bool(row[7])) for row in rows]
     else:
         rows = await resources.fetch_all(LIST_COMMENTS, params)
         total = int(state[2])
@@ -205,7 +208,7 @@ async def moderate_comment(request: Request, path: IdPath, body: HiddenBody) -> 
             raise ApiError.not_found(COMMENT_NOT_FOUND)
         row = current[:7]
     resources.details.drop(int(row[1]))
-    return JSONResponse({"success": True, "comment": {**comment_json(*row), "hidden": hidden}})
+    return JSONResponse({"success": True, "comment": comment_json(*row, hidden=hidden)})
 
 
 async def delete_comment(request: Request, path: IdPath) -> JSONResponse:

@@ -1,9 +1,12 @@
-"""Reaction types, their emoji and labels, and the seed's video time format (pure)."""
+"""Reaction types, their emoji and labels, the seed's video time format, and the answer shape
+of one reaction (pure)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
 
 from mediaq.jsonfmt import iso
 
@@ -31,6 +34,21 @@ def reaction_config() -> list[dict[str, str]]:
     return [{"type": t, "emoji": e, "label": label} for t, (e, label) in REACTIONS.items()]
 
 
+class Reaction(BaseModel):
+    """One reaction as the seed prints it (8 keys, with emoji and formatted time)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: int
+    mediaId: int
+    userId: int
+    reactionType: Literal[tuple(REACTIONS)]  # type: ignore[valid-type]
+    videoTimestamp: int
+    emoji: str
+    formattedTime: str
+    createdAt: str | None
+
+
 def reaction_json(
     id_: int,
     media_id: int,
@@ -39,14 +57,14 @@ def reaction_json(
     video_timestamp: int,
     created_at: datetime,
 ) -> dict[str, Any]:
-    """One reaction as the seed prints it (8 keys, with emoji and formatted time)."""
-    return {
-        "id": id_,
-        "mediaId": media_id,
-        "userId": user_id,
-        "reactionType": reaction_type,
-        "videoTimestamp": video_timestamp,
-        "emoji": REACTIONS[reaction_type][0],
-        "formattedTime": format_video_time(video_timestamp),
-        "createdAt": iso(created_at),
-    }
+    """One reaction, built through its model (a key it does not declare cannot slip in)."""
+    return Reaction(
+        id=id_,
+        mediaId=media_id,
+        userId=user_id,
+        reactionType=reaction_type,
+        videoTimestamp=video_timestamp,
+        emoji=REACTIONS[reaction_type][0],
+        formattedTime=format_video_time(video_timestamp),
+        createdAt=iso(created_at),
+    ).model_dump()
