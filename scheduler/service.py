@@ -87,7 +87,10 @@ class Scheduler:
             settings.database_url,
             pool_size=1,
             max_overflow=0,
-            connect_args=dict(CONNECT_ARGS) | {"application_name": name[:63]},
+            # A fast pass only admits: its commit need not wait for the WAL flush (README,
+            # "Choices"); a refresh pass turns it back on for its rescues and reasons.
+            connect_args=dict(CONNECT_ARGS)
+            | {"application_name": name[:63], "options": "-c synchronous_commit=off"},
         )
         self.publisher = Publisher(self.app, settings.queue_prefix, settings.redis_url)
         self.is_leader = False
@@ -138,6 +141,7 @@ class Scheduler:
     def _full_pass(self, conn: Connection) -> PassReport:
         report = PassReport()
         with conn.begin():
+            conn.exec_driver_sql("SET LOCAL synchronous_commit = on")
             now = database_now(conn)
             rescued = rescue(conn, self.settings)
             report.rescued = rescued.total

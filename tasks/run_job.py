@@ -44,6 +44,14 @@ T = TypeVar("T")
 COMPLETION_HOLD_S = 0.01
 
 
+def completion_hold_s(settings: Settings) -> float:
+    """Only the CPU worker holds successes, and only with a look-ahead: its next message is
+    then already in the broker. A GPU worker's next job, or a CPU worker's without
+    look-ahead, is admitted only once the success is written, so holding it would only
+    delay that."""
+    return COMPLETION_HOLD_S if settings.lookahead > 0 and not settings.worker_gpu else 0.0
+
+
 @dataclass
 class Outcome:
     status: str  # completed | retrying | failed | cancelled | dropped | preflight_refused
@@ -315,7 +323,7 @@ def _json_result(result: Any) -> dict[str, Any] | None:
 
 def register_run_job(app: Celery, settings: Settings, preflight: Preflight | None = None) -> Task:
     """Define the ``mediaq.run_job`` task on ``app``, bound to a per-process runtime."""
-    runtime = WorkerRuntime(settings, preflight, hold_s=COMPLETION_HOLD_S)
+    runtime = WorkerRuntime(settings, preflight, hold_s=completion_hold_s(settings))
     install_celery_logging(settings)
     # a pool process that ends normally writes the success it holds first
     worker_process_shutdown.connect(lambda **_: runtime.close(), weak=False)
