@@ -37,7 +37,8 @@ def engine_for(database_url: str) -> Engine:
             # No pre-ping: it costs a round trip per transaction on the hot path. A connection
             # that died (the database restarted) is recognised as a disconnect on first use
             # and SQLAlchemy then drops the whole pool, so exactly one transaction fails: a
-            # job write is retried by its caller, an API request answers 503.
+            # job write is retried by its caller, an API request is run once more when no
+            # COMMIT was sent yet (api_shim.dbretry), else answers 503.
             engine = create_engine(
                 url,
                 pool_size=5,

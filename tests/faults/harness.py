@@ -414,7 +414,11 @@ class FaultFleet:
         clock_file = self.root / f"clock-host{index}"
         if not clock_file.exists():  # a restarted host keeps the clock it had
             clock_file.write_bytes(struct.pack("q", 0))
-        env = clock_env(clock_file)
+        # a /tmp of its own, as a real host has: its preflight socket and alive files are
+        # its own, whatever other fleet runs on this machine with the same host names
+        tmp = self.root / f"tmp-host{index}"
+        tmp.mkdir(exist_ok=True)
+        env = clock_env(clock_file) | {"TMPDIR": str(tmp)}
         daemon = self._proc(f"host{index}", ["worker"], settings, ns.exec_prefix(), env)
         return Host(ns, settings, daemon, clock_file)
 
