@@ -138,16 +138,20 @@ def test_demo_note_shows_the_waiting_reason() -> None:
 
 DRIVER = """
 import json, os, sys, time
-from mediaq.proctree import ProcessTree, descendants_of
+from mediaq.proctree import ProcessTree, descendants_of, start_time
 tree = ProcessTree()
 child = tree.start("stubborn", [sys.executable, sys.argv[1]], dict(os.environ))
-deadline = time.monotonic() + 20
-while len(descendants_of(os.getpid())) < 2 and time.monotonic() < deadline:
+def groups():
+    # A grandchild just forked is still in its parent's group until its setsid().
+    return sorted({os.getpgid(p) for p in descendants_of(os.getpid())})
+deadline = time.monotonic() + 30
+while len(groups()) < 2 and time.monotonic() < deadline:
     time.sleep(0.05)
 pids = descendants_of(os.getpid())
-groups = sorted({os.getpgid(p) for p in pids})
-left = tree.stop(grace_s=1.0)
-print(json.dumps({"pids": pids, "groups": groups, "left": left, "subreaper": tree.subreaper}))
+started = [start_time(p) for p in pids]
+report = {"pids": pids, "started": started, "groups": groups()}
+report |= {"left": tree.stop(grace_s=1.0), "subreaper": tree.subreaper}
+print(json.dumps(report))
 """
 
 
@@ -175,8 +179,9 @@ def test_process_tree_ends_grandchildren_in_their_own_groups(tmp_path: Path) -> 
     assert len(report["pids"]) == 2 and len(report["groups"]) == 2
     assert report["subreaper"] is True
     assert report["left"] == []
-    for pid in report["pids"]:
-        assert start_time(pid) is None, f"process {pid} outlived the tree"
+    for pid, started in zip(report["pids"], report["started"], strict=True):
+        # the same pid and start time: the same process (pids are reused, 32768 by default)
+        assert start_time(pid) != started, f"process {pid} outlived the tree"
 
 
 def test_flower_shows_a_running_jobs_progress_then_its_outcome() -> None:
