@@ -17,22 +17,25 @@ from sqlalchemy.orm import Session
 from mediaq.models import FINISHED_STATUSES
 
 LIVE_STATUSES = ("pending", "queued", "running")
+# As literals, so the planner can use the indexes whose predicate is the live set.
+LIVE_IN = ", ".join(f"'{s}'" for s in LIVE_STATUSES)
 Conn = Connection | Session
 
 
 def counts_by_class_status(conn: Conn) -> dict[tuple[str, str], int]:
-    """``{(class, status): n}`` for every status."""
+    """``{(class, status): n}`` for every status.
+
+    One statement, so one snapshot: a job finishing meanwhile is counted once, either live or
+    finished. Finished counts come from ``job_count_totals`` (folded counts plus the deltas
+    not folded yet), so a job finished a moment ago is counted before the fold runs.
+    """
     out: dict[tuple[str, str], int] = {}
     for row in conn.execute(
         text(
             "SELECT resource_category AS c, status AS s, count(*) AS n FROM jobs "
-            "WHERE status IN ('pending', 'queued', 'running') GROUP BY 1, 2"
-        )
-    ):
-        out[(row.c, row.s)] = int(row.n)
-    for row in conn.execute(
-        text(
-            "SELECT resource_category AS c, status AS s, sum(n) AS n FROM job_counts GROUP BY 1, 2"
+            f"WHERE status IN ({LIVE_IN}) GROUP BY 1, 2 "
+            "UNION ALL "
+            "SELECT resource_category, status, sum(n) FROM job_count_totals GROUP BY 1, 2"
         )
     ):
         if row.n:

@@ -254,3 +254,18 @@ def test_wait_histogram_buckets_are_inclusive_and_cumulative(
     total = found[("mediaq_job_wait_seconds_sum", frozenset({("class", "cpu")}))]
     assert count == 5  # the job that never started is not a wait
     assert abs(total - (0.05 + 1.0 + 1.5 + 7200.0 + 20000.0)) < 1e-3
+
+
+def test_a_job_finished_a_moment_ago_is_counted_before_the_counts_are_folded(
+    client: httpx.Client, settings: Settings, fleet_state: dict[str, int]
+) -> None:
+    # A finish is a delta row until the scheduler's periodic fold moves it into job_counts;
+    # a scrape in between counts it all the same (and no longer as running).
+    sql(settings, "UPDATE jobs SET status = 'completed' WHERE id = :i", i=fleet_state["running"])
+    assert sql(settings, "SELECT count(*) FROM job_count_deltas").scalar_one() > 0
+    found = scrape(client)
+
+    def get(status: str) -> float:
+        return found[("mediaq_jobs", frozenset({("class", "gpu_ai"), ("status", status)}))]
+
+    assert (get("completed"), get("running")) == (1, 0)
