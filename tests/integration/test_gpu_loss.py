@@ -11,9 +11,22 @@ from mediaq.settings import Settings
 from tests.integration.fleet import fleet, query, scalar, status_counts, wait_until
 from workers.nvml_fake import FakeGpuControl
 
+# Long enough that a GPU lost just after its jobs started is seen lost (a heartbeat, 0.5 s,
+# plus the daemon's reaction) while they still run, on a loaded machine too.
+JOB_S = 4.0
+
 
 def gpu_job(seconds: float, vram: int) -> JobSpec:
     return JobSpec("noop", {"seconds": seconds}, resource_category="gpu_ai", vram_required=vram)
+
+
+def gpu_running_two(s: Settings) -> str | None:
+    """The GPU with two jobs running, if any."""
+    return scalar(
+        s,
+        "SELECT assigned_gpu FROM jobs WHERE status = 'running' GROUP BY 1"
+        " HAVING count(*) = 2 ORDER BY min(started_at) LIMIT 1",
+    )
 
 
 def test_lost_gpu_is_excluded_at_once_and_its_jobs_finish_on_the_other_gpu(
@@ -22,18 +35,16 @@ def test_lost_gpu_is_excluded_at_once_and_its_jobs_finish_on_the_other_gpu(
     s = replace(settings, classes=("gpu_ai",), gpu_slots=2)
     host = f"{s.host_name}-w0"
     control = FakeGpuControl(host)
-    lost, other = control.uuid(0), control.uuid(1)
     control.reset()
     try:
         with fleet(s, tmp_path, workers=1, worker_overrides=[{"fake_gpus": (16384, 16384)}]):
             wait_until(lambda: scalar(s, "SELECT count(*) FROM gpus") == 2, 30, what="GPUs")
             with transaction(s.database_url) as session:
-                ids = enqueue_many(session, [gpu_job(2.0, 6000) for _ in range(4)])
-            wait_until(
-                lambda: scalar(s, "SELECT count(*) FROM jobs WHERE status = 'running'") == 4,
-                20,
-                what="4 jobs running, 2 on each GPU",
-            )
+                ids = enqueue_many(session, [gpu_job(JOB_S, 6000) for _ in range(4)])
+            # Two per GPU (6000 MiB each, two slots). The GPU whose two jobs run first is lost
+            # at once: its jobs must still be running when the daemon sees it gone.
+            lost = wait_until(lambda: gpu_running_two(s), 30, what="two jobs running on a GPU")
+            [other] = {control.uuid(0), control.uuid(1)} - {lost}
             on_lost = [
                 r.id for r in query(s, "SELECT id FROM jobs WHERE assigned_gpu = :g", g=lost)
             ]
@@ -41,11 +52,11 @@ def test_lost_gpu_is_excluded_at_once_and_its_jobs_finish_on_the_other_gpu(
             control.lose(lost)
             wait_until(
                 lambda: scalar(s, "SELECT NOT healthy FROM gpus WHERE uuid = :g", g=lost),
-                5,
+                15,
                 what="the GPU marked lost",
             )
             wait_until(
-                lambda: status_counts(s).get("completed", 0) == 4, 30, what="all 4 completed"
+                lambda: status_counts(s).get("completed", 0) == 4, 60, what="all 4 completed"
             )
             # nothing was placed on the lost GPU again
             rows = query(
@@ -61,7 +72,7 @@ def test_lost_gpu_is_excluded_at_once_and_its_jobs_finish_on_the_other_gpu(
             control.lose(lost, lost=False)
             wait_until(
                 lambda: scalar(s, "SELECT healthy FROM gpus WHERE uuid = :g", g=lost),
-                5,
+                15,
                 what="the GPU back",
             )
             with transaction(s.database_url) as session:
