@@ -18,6 +18,7 @@ children receive SIGTERM and stop in their own orderly way.
 from __future__ import annotations
 
 import ctypes
+import functools
 import logging
 import os
 import re
@@ -41,11 +42,19 @@ COMM_MAX = 15  # a thread name's bytes (``/proc/<pid>/comm``)
 ATTEMPT_NAME = re.compile(r"mqj(\d+)a(\d+)")
 
 
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    """The C library, loaded once per process (a worker renames itself for every job)."""
+    try:
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+
+
 def _prctl(option: int, value: int) -> bool:
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return int(libc.prctl(option, value, 0, 0, 0)) == 0
-    except (OSError, AttributeError):
+        return int(_libc().prctl(option, value, 0, 0, 0)) == 0  # type: ignore[union-attr]
+    except AttributeError:  # no C library, or no prctl in it
         return False
 
 
@@ -65,9 +74,8 @@ def thread_name() -> str:
 def name_thread(name: str) -> None:
     """Name the calling thread (Linux; cut to 15 bytes); nothing where unsupported."""
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_NAME, ctypes.c_char_p(name.encode()[:COMM_MAX]), 0, 0, 0)
-    except (OSError, AttributeError):
+        _libc().prctl(PR_SET_NAME, ctypes.c_char_p(name.encode()[:COMM_MAX]), 0, 0, 0)  # type: ignore[union-attr]
+    except AttributeError:
         return
 
 

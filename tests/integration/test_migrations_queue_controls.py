@@ -191,3 +191,54 @@ def conn_count(url: str) -> int:
         row = conn.execute("SELECT count(*) FROM jobs").fetchone()
     assert row is not None
     return int(row[0])
+
+
+def _languages(conn: psycopg.Connection) -> dict[str, str]:
+    rows = conn.execute(
+        "SELECT p.proname, l.lanname FROM pg_proc AS p JOIN pg_language AS l "
+        "ON l.oid = p.prolang WHERE p.proname IN ('mediaq_job_wait_add', 'mediaq_job_count_add')"
+    ).fetchall()
+    return dict(rows)
+
+
+def test_0010_counts_and_waits_the_same_in_plpgsql_and_back(empty_db: str) -> None:
+    config = alembic_config(empty_db)
+    command.upgrade(config, "0009")
+    with psycopg.connect(empty_db, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO jobs (type, status, completed_at) VALUES ('noop', 'completed', now())"
+        )
+    command.upgrade(config, "0010")
+
+    def run_one(conn: psycopg.Connection, waited_s: int) -> None:
+        job_id = conn.execute(
+            "INSERT INTO jobs (type, status, created_at) VALUES "
+            "('noop', 'queued', now() - make_interval(secs => %s)) RETURNING id",
+            (waited_s,),
+        ).fetchone()[0]
+        conn.execute(
+            "UPDATE jobs SET status = 'running', attempt = 1, started_at = now() WHERE id = %s",
+            (job_id,),
+        )
+        conn.execute("UPDATE jobs SET status = 'completed' WHERE id = %s", (job_id,))
+
+    with psycopg.connect(empty_db, autocommit=True) as conn:
+        assert _languages(conn) == {
+            "mediaq_job_wait_add": "plpgsql",
+            "mediaq_job_count_add": "plpgsql",
+        }
+        for _ in range(7):  # past the point where PL/pgSQL switches to a generic plan
+            run_one(conn, 3)
+        assert _counts(conn) == {("cpu", "noop", "completed"): 8}
+        waits = conn.execute("SELECT le, sum(n) FROM job_wait_counts GROUP BY le").fetchall()
+        assert waits == [(5.0, 7)]
+    command.downgrade(config, "0009")
+    with psycopg.connect(empty_db, autocommit=True) as conn:
+        assert _languages(conn) == {"mediaq_job_wait_add": "sql", "mediaq_job_count_add": "sql"}
+        run_one(conn, 20)
+        assert _counts(conn) == {("cpu", "noop", "completed"): 9}
+        waits = conn.execute(
+            "SELECT le, sum(n) FROM job_wait_counts GROUP BY le ORDER BY le"
+        ).fetchall()
+        assert waits == [(5.0, 7), (30.0, 1)]
+    command.upgrade(config, "head")
