@@ -38,6 +38,11 @@ class CompletionHold:
         self._due = 0.0
         self._cond: threading.Condition | None = None
         self._pid = 0
+        # The writer thread waits with no deadline (nothing held): only then does ``hold``
+        # wake it. Otherwise it already waits for a deadline, and rechecks what is held when
+        # that passes; on a busy worker it wakes about once per ``hold_s``, not once per job
+        # (a wake-up is a thread switch in the pool process, on the path to the next job).
+        self._idle = False
 
     def _ready(self) -> threading.Condition:
         # Threads do not survive a fork: the pool process starts its own on first use.
@@ -45,6 +50,7 @@ class CompletionHold:
             self._pid = os.getpid()
             self._cond = threading.Condition()
             self._held = None
+            self._idle = False
             threading.Thread(target=self._loop, name="mediaq-completions", daemon=True).start()
         return self._cond
 
@@ -53,7 +59,8 @@ class CompletionHold:
         with cond:
             earlier, self._held = self._held, done
             self._due = time.monotonic() + self.hold_s
-            cond.notify()
+            if self._idle:
+                cond.notify()
         if earlier is not None:  # never happens on one pool process's one task thread
             self._write(earlier)
 
@@ -88,7 +95,9 @@ class CompletionHold:
         while True:
             with cond:
                 while self._held is None:
+                    self._idle = True
                     cond.wait()
+                self._idle = False
                 wait = self._due - time.monotonic()
                 if wait > 0:
                     cond.wait(wait)

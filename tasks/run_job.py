@@ -7,6 +7,7 @@ the attempt number the claim produced.
 from __future__ import annotations
 
 import logging
+import os
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -72,6 +73,7 @@ class WorkerRuntime:
         self._claims: Engine | None = None
         self._completions: Engine | None = None
         self.held = CompletionHold(hold_s, self._write_held) if hold_s > 0 else None
+        self._own_name: tuple[int, str] | None = None  # (pid, name)
 
     @property
     def engine(self) -> Engine:
@@ -163,6 +165,15 @@ class WorkerRuntime:
         return self._monitor
 
     @property
+    def own_name(self) -> str:
+        """The pool process's own name, put back after each attempt; read once per process
+        (a read of ``/proc`` per job costs more than the rename itself)."""
+        pid = os.getpid()
+        if self._own_name is None or self._own_name[0] != pid:
+            self._own_name = (pid, thread_name())
+        return self._own_name[1]
+
+    @property
     def gpu_uuid(self) -> str | None:
         return self.settings.worker_gpu or None
 
@@ -185,7 +196,7 @@ def execute_job(
         return Outcome("dropped")
     ctx = JobContext(settings, runtime.engine, claim, settings.host_name, on_progress)
     runtime.monitor.watch(ctx, claimed_since)
-    name = thread_name()
+    name = runtime.own_name
     name_thread(attempt_name(job_id, claim.attempt))  # ps shows which attempt runs here
     try:
         return _run_claimed(runtime, ctx)
