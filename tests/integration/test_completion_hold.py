@@ -90,6 +90,25 @@ def test_a_held_success_is_written_alone_after_the_hold(settings: Settings) -> N
     assert attempts(settings, job) == [(1, "completed")]
 
 
+def test_the_last_success_of_a_burst_is_written_alone(settings: Settings) -> None:
+    """The writer thread waits for the first hold's deadline while later successes ride
+    with claims; the last one, with no claim after it, is still written within two holds."""
+    jobs = queued_noops(settings, 3)
+    runtime = WorkerRuntime(settings, hold_s=0.2)
+    try:
+        for job in jobs:
+            assert execute_job(runtime, job, 0).status == "completed"
+        held_at = time.monotonic()
+        while rows(settings, [jobs[-1]])[jobs[-1]].status != "completed":
+            assert time.monotonic() - held_at < 2.0, "the last held success was never written"
+            time.sleep(0.02)
+        assert time.monotonic() - held_at < 0.6  # two holds and some slack, not a timeout
+    finally:
+        runtime.close()
+    assert {r.status for r in rows(settings, jobs).values()} == {"completed"}
+    assert [attempts(settings, j) for j in jobs] == [[(1, "completed")]] * 3
+
+
 def test_a_stale_attempts_held_success_changes_nothing(settings: Settings) -> None:
     stale, other = queued_noops(settings, 2)
     runtime = WorkerRuntime(settings, hold_s=60.0)
