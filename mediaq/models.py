@@ -317,6 +317,7 @@ class Job(Base):
     # engine columns (SPEC §2)
     attempt: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     failures: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    refusals: Mapped[int] = mapped_column(Integer, server_default=text("0"))  # preflight
     max_attempts: Mapped[int] = mapped_column(Integer, server_default=text("3"))
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     assigned_host: Mapped[str | None] = mapped_column(Text)

@@ -30,11 +30,12 @@ from typing import Any, Protocol
 import psycopg
 from psycopg.rows import namedtuple_row
 from psycopg.types.json import Jsonb
-from sqlalchemy import Connection, text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Connection, Float, text
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import bindparam
 
+from mediaq.backoff import REFUSALS_TO_CAP, refusal_delay_s
 from mediaq.jobstates import (
     Event,
     FailureCause,
@@ -519,14 +520,20 @@ _REFUSE = text(
     f"""
     UPDATE jobs SET status = 'pending', assigned_host = NULL, assigned_gpu = NULL,
            heartbeat_at = NULL, waiting_code = :code, waiting_reason = :reason,
+           refusals = refusals + 1,
+           not_before = now() + make_interval(
+               secs => (:delays)[least(refusals + 1, cardinality(:delays))]),
            updated_at = now(), log = right(coalesce(log, '') || :line, :cap)
      WHERE id = :id AND attempt = :attempt AND status IN {_in(Event.REFUSE)}
     """
-)
+).bindparams(bindparam("delays", type_=ARRAY(Float)))
+# the waits after the 1st, 2nd, ... refusal; from the last on, the cap
+_REFUSAL_DELAYS = [refusal_delay_s(n) for n in range(1, REFUSALS_TO_CAP + 1)]
 
 
 def refuse(conn: Conn, job_id: int, attempt: int, code: str, reason: str, cap: int) -> bool:
-    """Give the job back to the scheduler without counting a failure (refused preflight)."""
+    """Give the job back to the scheduler without counting a failure (refused preflight).
+    It may be admitted again after ``refusal_delay_s`` of its refusals so far."""
     result = conn.execute(
         _REFUSE,
         {
@@ -534,6 +541,7 @@ def refuse(conn: Conn, job_id: int, attempt: int, code: str, reason: str, cap: i
             "attempt": attempt,
             "code": code,
             "reason": reason,
+            "delays": _REFUSAL_DELAYS,
             "line": f"[attempt {attempt}] {reason}\n",
             "cap": cap,
         },
@@ -644,7 +652,7 @@ _BY_BATCH: dict[Event, str] = {
         RETURNING jobs.id, jobs.pipeline_id
         """,
     Event.RETRY: f"""
-        UPDATE jobs SET status = 'pending', failures = 0, not_before = NULL,
+        UPDATE jobs SET status = 'pending', failures = 0, refusals = 0, not_before = NULL,
                progress = 0, completed_at = NULL, started_at = NULL, updated_at = now(),
                assigned_host = NULL, assigned_gpu = NULL, heartbeat_at = NULL,
                result = NULL,

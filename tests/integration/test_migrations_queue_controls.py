@@ -9,6 +9,7 @@ import psycopg
 import pytest
 from alembic import command
 
+from mediaq.db import dispose_engines
 from mediaq.migrate import alembic_config
 
 
@@ -241,4 +242,33 @@ def test_0010_counts_and_waits_the_same_in_plpgsql_and_back(empty_db: str) -> No
             "SELECT le, sum(n) FROM job_wait_counts GROUP BY le ORDER BY le"
         ).fetchall()
         assert waits == [(5.0, 7), (30.0, 1)]
+    command.upgrade(config, "head")
+
+
+def test_0011_counts_refusals_from_zero_on_every_job_and_back(empty_db: str) -> None:
+    config = alembic_config(empty_db)
+    command.upgrade(config, "0010")
+    with psycopg.connect(empty_db, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO jobs (type, status, attempt, failures)"
+            " SELECT 'noop', s, 2, 1 FROM unnest(ARRAY['pending', 'running', 'completed']) s"
+        )
+    command.upgrade(config, "0011")
+    dispose_engines()
+    with psycopg.connect(empty_db, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT status, attempt, failures, refusals FROM jobs ORDER BY id"
+        ).fetchall()
+        assert rows == [("pending", 2, 1, 0), ("running", 2, 1, 0), ("completed", 2, 1, 0)]
+    command.downgrade(config, "0010")
+    dispose_engines()
+    with psycopg.connect(empty_db, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM jobs").fetchone() == (3,)
+        columns = {
+            r[0]
+            for r in conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'jobs'"
+            )
+        }
+        assert "refusals" not in columns
     command.upgrade(config, "head")
