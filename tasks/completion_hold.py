@@ -43,6 +43,9 @@ class CompletionHold:
         # that passes; on a busy worker it wakes about once per ``hold_s``, not once per job
         # (a wake-up is a thread switch in the pool process, on the path to the next job).
         self._idle = False
+        # Held by a write in progress: ``flush`` waits for it, so a process closing its
+        # connections right after never closes them under the writer thread's feet.
+        self._writing = threading.Lock()
 
     def _ready(self) -> threading.Condition:
         # Threads do not survive a fork: the pool process starts its own on first use.
@@ -51,6 +54,7 @@ class CompletionHold:
             self._cond = threading.Condition()
             self._held = None
             self._idle = False
+            self._writing = threading.Lock()  # one held at the fork stays held in the child
             threading.Thread(target=self._loop, name="mediaq-completions", daemon=True).start()
         return self._cond
 
@@ -84,10 +88,18 @@ class CompletionHold:
             self._write(done)
 
     def flush(self) -> None:
-        """Write what is held now (the process is about to end)."""
-        done = self.take()
-        if done is not None:
-            self._write(done)
+        """Write what is held now (the process is about to end); returns only once no write
+        of the writer thread is in progress either."""
+        if self._cond is None or self._pid != os.getpid():
+            return
+        with self._cond:  # the lock order of ``_loop``: the condition, then ``_writing``
+            done, self._held = self._held, None
+            self._writing.acquire()
+        try:
+            if done is not None:
+                self._write(done)
+        finally:
+            self._writing.release()
 
     def _loop(self) -> None:
         cond = self._cond
@@ -103,9 +115,12 @@ class CompletionHold:
                     cond.wait(wait)
                     continue
                 done, self._held = self._held, None
+                self._writing.acquire()  # taken and marked in flight under one lock
             try:
                 self._write(done)
             except Exception:  # the writer retries while the database is away; log the rest
                 log.exception(
                     "job %s: success of attempt %s not written", done.job_id, done.attempt
                 )
+            finally:
+                self._writing.release()
