@@ -287,8 +287,8 @@ class Settings:
     lookahead: int = setting(
         8,
         "MEDIAQ_LOOKAHEAD",
-        "extra queued CPU jobs beyond free slots; head jobs more urgent than one already in "
-        "the broker may overtake it by as many again",
+        "extra queued CPU jobs beyond free slots; a job more urgent than messages already "
+        "in the broker is admitted past them (they do not count against it)",
     )
     log_max_chars: int = setting(
         65536,

@@ -126,21 +126,26 @@ _CPU_ELIGIBLE = f"""status = 'pending' AND resource_category = 'cpu' AND NOT hel
 _ADMIT_CPU_HEAD = text(
     f"""
     WITH live AS (
-        SELECT count(*) AS n,
+        SELECT count(*) AS n, count(*) FILTER (WHERE status = 'running') AS running,
                max({broker_level_sql("priority")}) FILTER (WHERE status = 'queued') AS worst
           FROM jobs WHERE status IN ('queued', 'running') AND resource_category = 'cpu'),
+    waiting AS (
+        SELECT {broker_level_sql("priority")} AS level, count(*) AS n
+          FROM jobs WHERE status = 'queued' AND resource_category = 'cpu' GROUP BY 1),
     head AS (
         SELECT id, priority, created_at FROM jobs
          WHERE {_CPU_ELIGIBLE}
          ORDER BY priority DESC, created_at, id
-         LIMIT greatest(0, :room + :overtake - (SELECT n FROM live))
+         LIMIT greatest(0, :room - (SELECT running FROM live))
          FOR UPDATE SKIP LOCKED),
     pick AS (
         SELECT head.id FROM (
-            SELECT id, priority, row_number() OVER (ORDER BY priority DESC, created_at, id) AS rn
+            SELECT id, {broker_level_sql("priority")} AS level,
+                   row_number() OVER (ORDER BY priority DESC, created_at, id) AS rn
               FROM head) AS head, live
          WHERE head.rn <= :room - live.n
-            OR {broker_level_sql("head.priority")} < coalesce(live.worst, -1)),
+            OR (:overtake AND head.rn + live.running + coalesce(
+                   (SELECT sum(w.n) FROM waiting w WHERE w.level <= head.level), 0) <= :room)),
     admitted AS (
         UPDATE jobs AS j
            SET status = 'queued', queued_at = now(), updated_at = now(),
@@ -175,10 +180,12 @@ class HeadAdmission:
 def admit_cpu_head(conn: Conn, room: int, overtake: int = 0) -> list[Admitted]:
     """Admit the head of the CPU pending queue, in one statement: in exact order while fewer
     than ``room`` CPU jobs are queued or running (the rule of
-    ``scheduler.ordering.plan_slots``), and beyond that, up to ``overtake`` more, the head
-    jobs whose broker level is more urgent than a job already waiting in the broker: they
-    overtake it there, so a look-ahead never makes a later, higher job wait behind a lower
-    one (``mediaq.queues.broker_level``).
+    ``scheduler.ordering.plan_slots``). With ``overtake`` (a look-ahead), a head job is also
+    admitted while fewer than ``room`` jobs are running or waiting in the broker at its
+    broker level or a more urgent one: messages of lower levels, which it overtakes there,
+    do not count against it, so a later, higher job never waits behind a lower one for a
+    pass (``mediaq.queues.broker_level``). The broker then holds at most ``room`` messages
+    at or above each level.
     """
     return admit_cpu_head_checked(conn, room, overtake).admitted
 
@@ -188,7 +195,7 @@ def admit_cpu_head_checked(conn: Conn, room: int, overtake: int = 0) -> HeadAdmi
     the broker (the scheduler then answers the next freed slot at once)."""
     if room <= 0:
         return HeadAdmission([], False)
-    rows = conn.execute(_ADMIT_CPU_HEAD, {"room": room, "overtake": overtake}).all()
+    rows = conn.execute(_ADMIT_CPU_HEAD, {"room": room, "overtake": overtake > 0}).all()
     admitted = sorted(
         (r for r in rows if r.id is not None), key=lambda r: (-r.priority, r.created_at, r.id)
     )

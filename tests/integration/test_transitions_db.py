@@ -175,13 +175,49 @@ def test_the_cpu_head_says_when_a_job_left_pending_should_overtake_the_broker(
     assert [a.job_id for a in head.admitted] == lows[:2]
     assert not head.overtake_waiting
     with transaction(settings.database_url) as session:
-        highs = [enqueue(session, JobSpec("noop", priority=9)) for _ in range(2)]
+        highs = [enqueue(session, JobSpec("noop", priority=9)) for _ in range(3)]
     with engine.begin() as conn:
         head = transitions.admit_cpu_head_checked(conn, room, lookahead)
-    # one high overtakes (the look-ahead); the other must do so as soon as a slot frees
-    assert [a.job_id for a in head.admitted] == highs[:1]
+    # two highs overtake (the lows below them in the broker do not count against the room);
+    # the third must do so as soon as a slot frees
+    assert [a.job_id for a in head.admitted] == highs[:2]
     assert head.overtake_waiting
     with engine.begin() as conn:
-        conn.execute(text("UPDATE jobs SET held = true WHERE id = :i"), {"i": highs[1]})
+        conn.execute(text("UPDATE jobs SET held = true WHERE id = :i"), {"i": highs[2]})
         head = transitions.admit_cpu_head_checked(conn, room, lookahead)
     assert head.admitted == [] and not head.overtake_waiting
+
+
+def test_every_wave_of_more_urgent_jobs_overtakes_the_lower_ones_waiting_in_the_broker(
+    settings: Settings,
+) -> None:
+    """One busy slot, look-ahead 8: lows fill the broker, then mids, then highs arrive. Each
+    wave is admitted whole, however many lower messages already wait, so a worker never pops
+    a mid while a high it has seen is still pending (it would wait for a scheduler pass)."""
+    engine = engine_for(settings.database_url)
+    slots, lookahead = 1, 8
+    room = slots + lookahead
+    with transaction(settings.database_url) as session:
+        running = enqueue(session, JobSpec("noop", priority=5))
+    with engine.begin() as conn:
+        transitions.admit(conn, [Place(running)])
+        assert transitions.claim(conn, running, 0, "h", None) is not None
+    waves = []
+    for priority in (1, 5, 9):
+        with transaction(settings.database_url) as session:
+            wave = [enqueue(session, JobSpec("noop", priority=priority)) for _ in range(8)]
+        with engine.begin() as conn:
+            head = transitions.admit_cpu_head_checked(conn, room, lookahead)
+        assert [a.job_id for a in head.admitted] == wave
+        assert not head.overtake_waiting
+        waves.append(wave)
+    # at or above each broker level, never more than the room waits
+    with engine.begin() as conn:
+        assert transitions.admit_cpu_head(conn, room, lookahead) == []
+    assert query(settings, "SELECT count(*) AS n FROM jobs WHERE status = 'pending'")[0].n == 0
+    # and without a look-ahead, strictly what the room holds: nothing beyond it
+    with transaction(settings.database_url) as session:
+        top = enqueue(session, JobSpec("noop", priority=10))
+    with engine.begin() as conn:
+        assert transitions.admit_cpu_head(conn, room, 0) == []
+        assert [a.job_id for a in transitions.admit_cpu_head(conn, room, lookahead)] == [top]
