@@ -40,6 +40,10 @@ class _Handler(socketserver.StreamRequestHandler):
 
 class _Server(socketserver.ThreadingUnixStreamServer):
     daemon_threads = True
+    # Every GPU job of the host asks just before it starts; socketserver's default backlog
+    # of 5 refuses the sixth simultaneous connect at once (EAGAIN on a unix socket), which
+    # the worker would read as "the daemon did not answer" and refuse its job.
+    request_queue_size = 128
 
     def __init__(self, path: str, sampler: Sampler) -> None:
         self.sampler = sampler

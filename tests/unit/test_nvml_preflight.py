@@ -75,13 +75,13 @@ def test_the_daemon_answers_fresh_samples_over_its_socket(tmp_path: Path, fake: 
         fake.lose(uuid, lost=False)
         threads = [
             threading.Thread(target=lambda: answers.append(ask_daemon(service.path, uuid)))
-            for _ in range(8)
+            for _ in range(32)
         ]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
-        assert len(answers) == 8 and all(a is not None for a in answers)
+        assert len(answers) == 32 and all(a is not None for a in answers)
     finally:
         service.stop()
     assert not service.path.exists()
