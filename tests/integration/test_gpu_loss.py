@@ -65,7 +65,11 @@ def test_lost_gpu_is_excluded_at_once_and_its_jobs_finish_on_the_other_gpu(
                 ids=on_lost,
             )
             assert {r.assigned_gpu for r in rows} == {other}
-            assert all(r.failures == 1 and "lost; placed again" in r.log for r in rows)
+            # each lost attempt counted as a failure and said why: the daemon's release ("GPU
+            # ... lost; placed again") or, when the attempt's own end won that race, the
+            # heartbeat or the handler ("... lost")
+            seen = [(r.failures, r.log) for r in rows]
+            assert all(r.failures >= 1 and " lost" in r.log for r in rows), seen
             # ... not even for a moment (the rescue would have had to withdraw it)
             assert not any("lost or its host silent" in r.log for r in rows)
             # the GPU comes back: its worker starts again and takes work
