@@ -76,60 +76,55 @@ Time = str | None  # timestamps come as the seed's ISO text
 NInt = int | None
 NStr = str | None
 
+# Every key a public_media shape may have: its SQL expression and its type, declared once.
+PUBLIC_MEDIA_FIELDS: dict[str, tuple[str, Any]] = {
+    "id": ("id", int),
+    "path": (PUBLIC_PATH_SQL, NStr),
+    "filename": ("filename", str),
+    "category": ("category", str),
+    "durationSeconds": ("duration_seconds", NInt),
+    "quality": ("quality", NStr),
+    "orientation": ("orientation", NStr),
+    "thumbnailPath": (THUMBNAIL_PATH_SQL, NStr),
+    "fileSize": ("file_size", NInt),
+    "viewCount": ("view_count", int),
+    "upvoteCount": ("upvote_count", int),
+    "commentCount": ("comment_count", int),
+    "finishCount": ("finish_count", int),
+    "totalWatchTime": ("total_watch_time", int),
+    "isLocked": ("is_locked", bool),
+    "createdAt": (iso_sql("created_at"), Time),
+    "updatedAt": (iso_sql("updated_at"), Time),
+    "streamUrl": (STREAM_URL_SQL, str),
+    "thumbnailUrl": (THUMBNAIL_URL_SQL, NStr),
+    "storyboardUrl": (STORYBOARD_URL_SQL, NStr),
+    "lockedAt": (iso_sql("locked_at"), Time),
+    "lockedReason": ("locked_reason", NStr),
+}
+
+
+def media_shape(name: str, keys: str) -> JsonShape:
+    """The shape of these ``PUBLIC_MEDIA_FIELDS`` keys (space-separated), in this order."""
+    return JsonShape(name, tuple((k, *PUBLIC_MEDIA_FIELDS[k]) for k in keys.split()))
+
+
 # GET /api/media/public: one item of "videos" (the seed's 12 keys, then the two URLs).
-GALLERY_ITEM = JsonShape(
+GALLERY_ITEM = media_shape(
     "GalleryItem",
-    (
-        ("id", "id", int),
-        ("filename", "filename", str),
-        ("category", "category", str),
-        ("durationSeconds", "duration_seconds", NInt),
-        ("quality", "quality", NStr),
-        ("orientation", "orientation", NStr),
-        ("thumbnailPath", THUMBNAIL_PATH_SQL, NStr),
-        ("viewCount", "view_count", int),
-        ("upvoteCount", "upvote_count", int),
-        ("commentCount", "comment_count", int),
-        ("isLocked", "is_locked", bool),
-        ("createdAt", iso_sql("created_at"), Time),
-        ("streamUrl", STREAM_URL_SQL, str),
-        ("thumbnailUrl", THUMBNAIL_URL_SQL, NStr),
-    ),
+    "id filename category durationSeconds quality orientation thumbnailPath viewCount"
+    " upvoteCount commentCount isLocked createdAt streamUrl thumbnailUrl",
 )
 
 # GET /api/media/public/:id (the seed's 17 keys, then the URLs of its files).
-MEDIA_DETAIL = JsonShape(
-    "Media",
-    (
-        ("id", "id", int),
-        ("path", PUBLIC_PATH_SQL, NStr),
-        ("filename", "filename", str),
-        ("category", "category", str),
-        ("durationSeconds", "duration_seconds", NInt),
-        ("quality", "quality", NStr),
-        ("orientation", "orientation", NStr),
-        ("thumbnailPath", THUMBNAIL_PATH_SQL, NStr),
-        ("fileSize", "file_size", NInt),
-        ("viewCount", "view_count", int),
-        ("upvoteCount", "upvote_count", int),
-        ("commentCount", "comment_count", int),
-        ("finishCount", "finish_count", int),
-        ("totalWatchTime", "total_watch_time", int),
-        ("isLocked", "is_locked", bool),
-        ("createdAt", iso_sql("created_at"), Time),
-        ("updatedAt", iso_sql("updated_at"), Time),
-        ("streamUrl", STREAM_URL_SQL, str),
-        ("thumbnailUrl", THUMBNAIL_URL_SQL, NStr),
-        ("storyboardUrl", STORYBOARD_URL_SQL, NStr),
-    ),
+MEDIA_DETAIL_KEYS = (
+    "id path filename category durationSeconds quality orientation thumbnailPath fileSize"
+    " viewCount upvoteCount commentCount finishCount totalWatchTime isLocked createdAt"
+    " updatedAt streamUrl thumbnailUrl storyboardUrl"
 )
+MEDIA_DETAIL = media_shape("Media", MEDIA_DETAIL_KEYS)
 
 # The admin view of public media adds the lock details.
-ADMIN_MEDIA = MEDIA_DETAIL.extended(
-    "AdminMedia",
-    ("lockedAt", iso_sql("locked_at"), Time),
-    ("lockedReason", "locked_reason", NStr),
-)
+ADMIN_MEDIA = media_shape("AdminMedia", MEDIA_DETAIL_KEYS + " lockedAt lockedReason")
 
 GALLERY_ITEM_JSON = GALLERY_ITEM.sql
 MEDIA_DETAIL_JSON = MEDIA_DETAIL.sql

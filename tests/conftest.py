@@ -73,6 +73,20 @@ def redis_client() -> Iterator[redis.Redis]:
     client.close()
 
 
+# Tests' timing: two slots, liveness in seconds rather than tens of seconds, passes often;
+# no task events (no Flower watches the tests).
+FAST_TIMING: dict[str, object] = {
+    "concurrency": 2,
+    "heartbeat_interval_s": 0.5,
+    "heartbeat_timeout_s": 3.0,
+    "claim_timeout_s": 5.0,
+    "host_timeout_s": 3.0,
+    "scheduler_tick_s": 0.2,
+    "cancel_poll_s": 0.2,
+    "task_events": False,
+}
+
+
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     """Settings of one isolated test fleet: fast ticks, short timeouts."""
@@ -89,14 +103,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         public_root=str(library / "public"),
         output_root=str(library / "output"),
         thumbnail_root=str(library / "thumbnails"),
-        concurrency=2,
-        heartbeat_interval_s=0.5,
-        heartbeat_timeout_s=3.0,
-        claim_timeout_s=5.0,
-        host_timeout_s=3.0,
-        scheduler_tick_s=0.2,
-        cancel_poll_s=0.2,
-        task_events=False,
+        **FAST_TIMING,
         fetch_allow_private=True,  # the fetch tests serve files from 127.0.0.1
         # The public-write guards stay on (every request goes through them) with bounds the
         # race and contract tests never reach: hundreds of sessions from one test client.

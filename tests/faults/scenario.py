@@ -13,7 +13,7 @@ from pathlib import Path
 from mediaq.db import transaction
 from mediaq.enqueue import JobSpec, enqueue
 from mediaq.settings import Settings
-from tests.conftest import TEST_SECRET
+from tests.conftest import FAST_TIMING, TEST_SECRET
 from tests.faults.audit import TERMINAL, install_audit
 from tests.faults.harness import FaultFleet, fault_fleet, wait_for
 from tests.media_fixtures import make_video
@@ -22,14 +22,7 @@ SETTINGS = Settings(
     jwt_secret=TEST_SECRET,
     enable_media_features=True,
     queue_prefix="mqfaults",
-    concurrency=2,
-    heartbeat_interval_s=0.5,
-    heartbeat_timeout_s=3.0,
-    claim_timeout_s=5.0,
-    host_timeout_s=3.0,
-    scheduler_tick_s=0.2,
-    cancel_poll_s=0.2,
-    task_events=False,
+    **FAST_TIMING,
     fake_gpus=(16384,),  # each host has a (fake) GPU: GPU reservations must not leak either
     gpu_slots=2,
 )
