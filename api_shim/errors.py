@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Match
+from starlette.types import ExceptionHandler
 
 from mediaq.errors import Conflict, NotFound, ValidationError
 
@@ -153,7 +154,7 @@ async def unexpected_error(request: Request, exc: Exception) -> Response:
     return error_response(500, "Internal server error")
 
 
-EXCEPTION_HANDLERS = {
+EXCEPTION_HANDLERS: dict[type[Exception], ExceptionHandler] = {
     HTTPException: http_error,
     **dict.fromkeys(DOMAIN_STATUS, domain_error),
     psycopg.OperationalError: unavailable,
