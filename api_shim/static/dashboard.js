@@ -1,79 +1,38 @@
 // The mediaq queue dashboard: polls /api/dashboard/queue with an admin token and draws it.
-// Plain DOM, no build step. Text goes in with textContent only, so nothing a job carries
-// (type, reason, host name) can inject markup.
-"use strict";
+// Plain DOM, no build step. Sign-in is the admin pages' own (js/api.js: the token given once
+// as #token=... or typed into the form, forgotten on a 401 or 403); text goes in through
+// js/dom.js's el only, so nothing a job carries (type, reason, host name) can inject markup.
+import { ADMIN_TOKEN_KEY, adminSession, forgetToken, signInRefused } from "./js/api.js";
+import { $, el } from "./js/dom.js";
 
-const TOKEN_KEY = "mediaq.adminToken";
 const REFRESH_MS = 2000;
 const CLASSES = ["cpu", "gpu_encode", "gpu_ai"];
 
 let timer = null;
 
-function $(id) { return document.getElementById(id); }
-
-function el(tag, attrs, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs || {})) {
-    if (key === "class") node.className = value;
-    else if (key.startsWith("data-")) node.setAttribute(key, value);
-    else if (key === "style") node.style.cssText = value; // CSSOM: allowed by the strict CSP
-    else node[key] = value;
-  }
-  for (const child of children) {
-    if (child === null || child === undefined) continue;
-    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return node;
-}
-
-// The token comes once through the URL fragment (never sent to the server) or the form.
-function takeTokenFromFragment() {
-  const params = new URLSearchParams(location.hash.replace(/^#/, ""));
-  const token = params.get("token");
-  if (token) {
-    localStorage.setItem(TOKEN_KEY, token);
-    history.replaceState(null, "", location.pathname + location.search);
-  }
-}
-
-function showLogin(message) {
-  $("board").hidden = true;
+function signedOut() {
+  clearTimeout(timer);
   $("signout").hidden = true;
-  $("login").hidden = false;
   $("status").textContent = "signed out";
-  const error = $("login-error");
-  error.hidden = !message;
-  error.textContent = message || "";
 }
+
+const session = adminSession(refresh, { onSignOut: signedOut });
 
 async function refresh() {
-  const token = localStorage.getItem(TOKEN_KEY);
-  if (!token) { showLogin(""); return; }
+  clearTimeout(timer);
   try {
-    const response = await fetch("/api/dashboard/queue", {
-      headers: { Authorization: "Bearer " + token },
-      cache: "no-store",
-    });
-    if (response.status === 401 || response.status === 403) {
-      const body = await response.json().catch(() => ({}));
-      localStorage.removeItem(TOKEN_KEY);
-      showLogin((body.error || "not allowed") + " — this page needs an admin token.");
-      return;
-    }
-    if (!response.ok) throw new Error("HTTP " + response.status);
-    draw(await response.json());
+    draw(await session.call("/api/dashboard/queue"));
     $("status").textContent = "updated " + new Date().toLocaleTimeString();
     $("status").classList.remove("stale");
-  } catch (err) {
-    $("status").textContent = "refresh failed (" + err.message + "); retrying";
+  } catch (error) {
+    if (signInRefused(error)) return; // the form is back, with the answer's message
+    $("status").textContent = "refresh failed (" + error.message + "); retrying";
     $("status").classList.add("stale");
   }
   timer = setTimeout(refresh, REFRESH_MS);
 }
 
 function draw(data) {
-  $("login").hidden = true;
-  $("board").hidden = false;
   $("signout").hidden = false;
   drawClasses(data.classes);
   drawHosts(data.hosts);
@@ -172,19 +131,8 @@ function drawPending(pending) {
   }));
 }
 
-document.addEventListener("DOMContentLoaded", () => {
-  takeTokenFromFragment();
-  $("login").addEventListener("submit", (event) => {
-    event.preventDefault();
-    localStorage.setItem(TOKEN_KEY, $("token").value.trim());
-    $("token").value = "";
-    clearTimeout(timer);
-    refresh();
-  });
-  $("signout").addEventListener("click", () => {
-    localStorage.removeItem(TOKEN_KEY);
-    clearTimeout(timer);
-    showLogin("");
-  });
-  refresh();
+$("signout").addEventListener("click", () => {
+  forgetToken(ADMIN_TOKEN_KEY);
+  session.start(); // no token left: the form
 });
+session.start();

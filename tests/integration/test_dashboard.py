@@ -66,7 +66,7 @@ def test_dashboard_shows_waiting_reason_and_vram_bar(
             expect(page.locator("#login-error")).to_contain_text("Admin role required")
             page.fill("#token", token)
             page.click("#login button[type=submit]")
-            expect(page.locator("#board")).to_be_visible()
+            expect(page.locator("#app")).to_be_visible()
 
             row = page.locator(f'#pending tr[data-job-id="{blocked}"]')
             expect(row.locator(".reason")).to_have_text(reason, timeout=15_000)
@@ -91,5 +91,5 @@ def test_dashboard_shows_waiting_reason_and_vram_bar(
             # The fragment form of the token, as `mediaq up` prints it.
             fresh = browser.new_page()
             fresh.goto(f"{base}/admin/queue#token={token}")
-            expect(fresh.locator("#board")).to_be_visible()
+            expect(fresh.locator("#app")).to_be_visible()
             assert "#token" not in fresh.url

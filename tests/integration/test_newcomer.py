@@ -117,7 +117,7 @@ def test_scripts_up_in_a_fresh_clone_then_its_hints_as_printed(
             assert dashboard and "#token=" in dashboard.group(1)
             page = browser.new_page()
             page.goto(dashboard.group(1))
-            expect(page.locator("#board")).to_be_visible(timeout=20_000)
+            expect(page.locator("#app")).to_be_visible(timeout=20_000)
         finally:
             if up.poll() is None:
                 os.killpg(up.pid, signal.SIGINT)
