@@ -93,3 +93,10 @@ def test_dashboard_shows_waiting_reason_and_vram_bar(
             fresh.goto(f"{base}/admin/queue#token={token}")
             expect(fresh.locator("#app")).to_be_visible()
             assert "#token" not in fresh.url
+            # "forget token": the token leaves this browser and the form is back
+            fresh.click("#signout")
+            expect(fresh.locator("#login")).to_be_visible()
+            expect(fresh.locator("#app")).to_be_hidden()
+            expect(fresh.locator("#status")).to_have_text("signed out")
+            fresh.reload()
+            expect(fresh.locator("#login")).to_be_visible()
