@@ -15,9 +15,12 @@ from mediaq.proctree import die_with_parent
 from mediaq.settings import Settings
 from tasks.preflight import gpu_preflight
 from tasks.run_job import register_run_job
+from tasks.worker_broker import CONSUMER, TRANSPORT
 
 settings = Settings.from_env()
 app = create_celery(settings)
+# task events flushed on a timer, one Redis client per channel (tasks.worker_broker)
+app.conf.update(worker_consumer=CONSUMER, broker_transport=TRANSPORT)
 # A GPU worker checks, through its host daemon, that the memory is still there before a job.
 register_run_job(app, settings, preflight=gpu_preflight(settings) if settings.worker_gpu else None)
 
