@@ -11,6 +11,14 @@ the work:
   most ``EVENT_FLUSH_S`` after its first event (or at once when it holds Celery's 24), so
   Flower shows a task at most that much later. Nothing else reads these events: a job's
   state is its row.
+- **An ack rides with the next delivery.** With late acks, kombu sends each ack as its own
+  MULTI/EXEC round trip (removing the message from the unacked index), and each delivery's
+  bookkeeping as another. Here the removals of acked messages wait, at most ``ACK_WRITE_S``,
+  and are written in the same transaction as the next delivery's bookkeeping, or by the
+  loop's timer when none comes. The prefetch window is freed at once, as before. A worker
+  killed in between leaves those messages in the unacked index, where kombu would restore
+  them only after the visibility timeout; a redelivered message of a finished job is then
+  dropped by its claim, like any duplicate. A channel closing writes its acks first.
 - **One Redis client per channel.** kombu builds a new ``redis.Redis`` object for every
   command it sends outside the consuming connection (each fanout publish, each ack, each
   delivery's bookkeeping), about 0.1 ms each. The client is only a handle on the channel's
@@ -29,8 +37,11 @@ from typing import Any
 
 from celery.worker.consumer import Consumer as CeleryConsumer
 from kombu.transport import redis as kombu_redis
+from kombu.transport import virtual
+from kombu.utils.json import dumps
 
 EVENT_FLUSH_S = 0.05
+ACK_WRITE_S = 0.05
 # A flush scheduled this long ago that never ran (its loop was torn down by a reconnect) no
 # longer holds the next one back.
 STALE_FLUSH_S = 1.0
@@ -58,9 +69,49 @@ class Consumer(CeleryConsumer):
         self._flush_events()
 
 
+class QoS(kombu_redis.QoS):
+    """kombu's Redis ack emulation, writing acks with the next delivery's bookkeeping."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._acked: list[str] = []  # delivery tags whose removal is not written yet
+
+    def ack(self, delivery_tag: str) -> None:
+        self._acked.append(delivery_tag)
+        virtual.QoS.ack(self, delivery_tag)  # the prefetch window, at once
+
+    def append(self, message: Any, delivery_tag: str) -> None:
+        delivery = message.delivery_info
+        with self.pipe_or_acquire() as pipe:
+            self._remove_acked(pipe)
+            pipe.zadd(self.unacked_index_key, {delivery_tag: time.time()}).hset(
+                self.unacked_key,
+                delivery_tag,
+                dumps([message._raw, delivery["exchange"], delivery["routing_key"]]),
+            ).execute()
+        virtual.QoS.append(self, message, delivery_tag)
+
+    def write_acks(self) -> None:
+        """Write the acks still waiting (the loop's timer, a closing channel)."""
+        if self._acked:
+            with self.pipe_or_acquire() as pipe:
+                self._remove_acked(pipe)
+                pipe.execute()
+
+    def restore_unacked(self, client: Any = None) -> None:
+        self.write_acks()  # an acked message must not be put back
+        super().restore_unacked(client)
+
+    def _remove_acked(self, pipe: Any) -> None:
+        tags, self._acked = self._acked, []
+        for tag in tags:
+            self._remove_from_indices(tag, pipe)
+
+
 class Channel(kombu_redis.Channel):
     """kombu's Redis channel, sending its one-off commands through one client."""
 
+    QoS = QoS
     _own_client: Any = None
 
     @contextmanager
@@ -75,3 +126,13 @@ class Channel(kombu_redis.Channel):
 
 class Transport(kombu_redis.Transport):
     Channel = Channel
+
+    def register_with_event_loop(self, connection: Any, loop: Any) -> None:
+        super().register_with_event_loop(connection, loop)
+        loop.call_repeatedly(ACK_WRITE_S, self._write_acks)
+
+    def _write_acks(self) -> None:
+        for channel in list(self.channels):
+            qos = channel._qos
+            if qos is not None and not channel.closed:
+                qos.write_acks()

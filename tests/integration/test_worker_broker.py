@@ -1,16 +1,21 @@
-"""Task events, as Flower reads them, from a real worker whose events are flushed on a timer."""
+"""The worker's side of the broker on a real worker: task events as Flower reads them, flushed
+on a timer, and acks written with the next delivery or by the loop's timer."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import redis
+
 from mediaq.celeryapp import create_celery
 from mediaq.db import transaction
 from mediaq.enqueue import JobSpec, enqueue_many
+from mediaq.queues import cpu_queue
 from mediaq.settings import Settings
 from tests.integration.fleet import fleet, status_counts, wait_for_workers, wait_until
 
@@ -62,3 +67,32 @@ def test_every_task_event_reaches_a_monitor_in_far_fewer_messages_than_tasks(
     # Stock Celery publishes about one message per event (three per task) on a busy worker;
     # buffered for up to 50 ms, they travel many to a message.
     assert len(messages) < JOBS / 3, (len(messages), len(events))
+
+
+def unacked_of(client: redis.Redis, queue: str) -> list[Any]:
+    """The unacked index's messages that were delivered from ``queue``."""
+    return [v for v in client.hvals("unacked") if json.loads(v)[2].startswith(queue)]
+
+
+def test_acks_are_written_within_moments_and_a_clean_stop_puts_nothing_back(
+    settings: Settings, tmp_path: Path
+) -> None:
+    client = redis.Redis.from_url(settings.redis_url)
+    queue = cpu_queue(settings.queue_prefix)
+    with fleet(settings, tmp_path, workers=1):
+        wait_for_workers(settings, 1)
+        with transaction(settings.database_url) as session:
+            enqueue_many(session, [JobSpec("noop") for _ in range(JOBS)])
+        wait_until(
+            lambda: status_counts(settings).get("completed", 0) == JOBS, 60, what="all completed"
+        )
+        # the last acks are written by the loop's timer, no later delivery needed
+        wait_until(lambda: not unacked_of(client, queue), 5, what="every ack written")
+        with transaction(settings.database_url) as session:
+            enqueue_many(session, [JobSpec("noop", {"seconds": 0.2}) for _ in range(4)])
+        wait_until(
+            lambda: status_counts(settings).get("completed", 0) == JOBS + 4, 30, what="4 more"
+        )
+    # the worker stopped at once after its last job: nothing acked was put back in the queue
+    assert not unacked_of(client, queue)
+    assert sum(client.llen(k) for k in client.keys(f"{queue}*")) == 0
