@@ -38,7 +38,6 @@ from typing import Any
 from celery.worker.consumer import Consumer as CeleryConsumer
 from kombu.transport import redis as kombu_redis
 from kombu.transport import virtual
-from kombu.utils.json import dumps
 
 EVENT_FLUSH_S = 0.05
 ACK_WRITE_S = 0.05
@@ -70,7 +69,8 @@ class Consumer(CeleryConsumer):
 
 
 class QoS(kombu_redis.QoS):
-    """kombu's Redis ack emulation, writing acks with the next delivery's bookkeeping."""
+    """kombu's Redis ack emulation, its acks written in the next pipeline it opens (the
+    next delivery's bookkeeping, in kombu's own ``append``) or by the loop's timer."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -80,32 +80,28 @@ class QoS(kombu_redis.QoS):
         self._acked.append(delivery_tag)
         virtual.QoS.ack(self, delivery_tag)  # the prefetch window, at once
 
-    def append(self, message: Any, delivery_tag: str) -> None:
-        delivery = message.delivery_info
-        with self.pipe_or_acquire() as pipe:
-            self._remove_acked(pipe)
-            pipe.zadd(self.unacked_index_key, {delivery_tag: time.time()}).hset(
-                self.unacked_key,
-                delivery_tag,
-                dumps([message._raw, delivery["exchange"], delivery["routing_key"]]),
-            ).execute()
-        virtual.QoS.append(self, message, delivery_tag)
+    @contextmanager
+    def pipe_or_acquire(self, pipe: Any = None, client: Any = None) -> Iterator[Any]:
+        """kombu's pipeline for one write, opening with the removals of the acked messages
+        (a pipeline handed in is one of ours already, used as it is)."""
+        if pipe is not None:
+            yield pipe
+            return
+        with super().pipe_or_acquire(None, client) as fresh:
+            tags, self._acked = self._acked, []
+            for tag in tags:
+                self._remove_from_indices(tag, fresh)
+            yield fresh
 
     def write_acks(self) -> None:
         """Write the acks still waiting (the loop's timer, a closing channel)."""
         if self._acked:
             with self.pipe_or_acquire() as pipe:
-                self._remove_acked(pipe)
                 pipe.execute()
 
     def restore_unacked(self, client: Any = None) -> None:
         self.write_acks()  # an acked message must not be put back
         super().restore_unacked(client)
-
-    def _remove_acked(self, pipe: Any) -> None:
-        tags, self._acked = self._acked, []
-        for tag in tags:
-            self._remove_from_indices(tag, pipe)
 
 
 class Channel(kombu_redis.Channel):

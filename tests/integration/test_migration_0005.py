@@ -7,6 +7,7 @@ from alembic import command
 
 from mediaq.db import dispose_engines
 from mediaq.migrate import alembic_config
+from tests.integration.migrationhelp import table_columns
 
 
 def test_0005_keeps_comments_and_counts_and_downgrades(empty_db: str) -> None:
@@ -39,11 +40,5 @@ def test_0005_keeps_comments_and_counts_and_downgrades(empty_db: str) -> None:
         bodies = [r[0] for r in conn.execute("SELECT body FROM comments ORDER BY id")]
         assert bodies == ["one", "three"]  # the hidden comment does not come back as visible
         assert conn.execute("SELECT comment_count FROM public_media").fetchone() == (2,)
-        columns = {
-            r[0]
-            for r in conn.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = 'comments'"
-            )
-        }
-        assert "hidden_at" not in columns
+        assert "hidden_at" not in table_columns(conn, "comments")
     command.upgrade(config, "0005")  # and up again

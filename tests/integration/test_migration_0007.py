@@ -7,6 +7,7 @@ from alembic import command
 
 from mediaq.db import dispose_engines
 from mediaq.migrate import alembic_config
+from tests.integration.migrationhelp import table_columns
 
 
 def test_0007_adds_the_storyboard_and_keeps_every_item(empty_db: str) -> None:
@@ -31,12 +32,5 @@ def test_0007_adds_the_storyboard_and_keeps_every_item(empty_db: str) -> None:
     dispose_engines()
     with psycopg.connect(empty_db, autocommit=True) as conn:
         assert conn.execute("SELECT count(*) FROM public_media").fetchone() == (3,)
-        columns = {
-            r[0]
-            for r in conn.execute(
-                "SELECT column_name FROM information_schema.columns "
-                "WHERE table_name = 'public_media'"
-            )
-        }
-        assert "storyboard_path" not in columns
+        assert "storyboard_path" not in table_columns(conn, "public_media")
     command.upgrade(config, "0007")

@@ -11,6 +11,7 @@ from alembic import command
 
 from mediaq.db import dispose_engines
 from mediaq.migrate import alembic_config
+from tests.integration.migrationhelp import table_columns
 
 
 def _counts(conn: psycopg.Connection) -> dict[tuple[str, str, str], int]:
@@ -73,6 +74,21 @@ def test_0004_upgrades_a_populated_database_and_back(empty_db: str) -> None:
         assert _counts(conn)[("cpu", "noop", "failed")] == 2
 
 
+def _first_attempt_started(conn: psycopg.Connection, waited_s: int) -> int:
+    """A job queued ``waited_s`` ago whose first attempt starts now; its id."""
+    row = conn.execute(
+        "INSERT INTO jobs (type, status, created_at) VALUES "
+        "('noop', 'queued', now() - make_interval(secs => %s)) RETURNING id",
+        (waited_s,),
+    ).fetchone()
+    assert row is not None
+    conn.execute(
+        "UPDATE jobs SET status = 'running', attempt = 1, started_at = now() WHERE id = %s",
+        (row[0],),
+    )
+    return int(row[0])
+
+
 def test_0006_counts_waits_of_first_attempts_and_back(empty_db: str) -> None:
     config = alembic_config(empty_db)
     command.upgrade(config, "0005")
@@ -85,14 +101,7 @@ def test_0006_counts_waits_of_first_attempts_and_back(empty_db: str) -> None:
     with psycopg.connect(empty_db, autocommit=True) as conn:
         rows = conn.execute("SELECT le, n FROM job_wait_counts").fetchall()
         assert rows == [(5.0, 1)]  # 3 s falls in the le=5 bucket
-        job_id = conn.execute(
-            "INSERT INTO jobs (type, status, created_at) "
-            "VALUES ('noop', 'queued', now() - interval '20 s') RETURNING id"
-        ).fetchone()[0]
-        conn.execute(
-            "UPDATE jobs SET status = 'running', attempt = 1, started_at = now() WHERE id = %s",
-            (job_id,),
-        )
+        job_id = _first_attempt_started(conn, waited_s=20)
         # a second attempt is not a second wait
         conn.execute("UPDATE jobs SET status = 'queued' WHERE id = %s", (job_id,))
         conn.execute(
@@ -220,15 +229,7 @@ def test_0010_counts_and_waits_the_same_in_plpgsql_and_back(empty_db: str) -> No
     command.upgrade(config, "0010")
 
     def run_one(conn: psycopg.Connection, waited_s: int) -> None:
-        job_id = conn.execute(
-            "INSERT INTO jobs (type, status, created_at) VALUES "
-            "('noop', 'queued', now() - make_interval(secs => %s)) RETURNING id",
-            (waited_s,),
-        ).fetchone()[0]
-        conn.execute(
-            "UPDATE jobs SET status = 'running', attempt = 1, started_at = now() WHERE id = %s",
-            (job_id,),
-        )
+        job_id = _first_attempt_started(conn, waited_s)
         conn.execute("UPDATE jobs SET status = 'completed' WHERE id = %s", (job_id,))
 
     with psycopg.connect(empty_db, autocommit=True) as conn:
@@ -272,11 +273,5 @@ def test_0011_counts_refusals_from_zero_on_every_job_and_back(empty_db: str) -> 
     dispose_engines()
     with psycopg.connect(empty_db, autocommit=True) as conn:
         assert conn.execute("SELECT count(*) FROM jobs").fetchone() == (3,)
-        columns = {
-            r[0]
-            for r in conn.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = 'jobs'"
-            )
-        }
-        assert "refusals" not in columns
+        assert "refusals" not in table_columns(conn, "jobs")
     command.upgrade(config, "head")
