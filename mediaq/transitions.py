@@ -151,8 +151,8 @@ _ADMIT_CPU_HEAD = text(
            SET status = 'queued', queued_at = now(), updated_at = now(),
                assigned_gpu = NULL, assigned_host = NULL,
                waiting_code = NULL, waiting_reason = NULL, queue_position = NULL
-          FROM pick
-         WHERE j.id = pick.id AND j.status IN {_in(Event.ADMIT)}
+         -- by primary key, not a join the planner may turn into a scan of every pending row
+         WHERE j.id = ANY(ARRAY(SELECT id FROM pick)) AND j.status IN {_in(Event.ADMIT)}
         RETURNING j.id, j.attempt, j.priority, j.created_at),
     next AS (
         SELECT priority FROM jobs

@@ -40,6 +40,7 @@ from scheduler.dispatch import (
     write_waiting,
 )
 from scheduler.fleet import count_busy, database_now, load_capacity, load_live, load_pending
+from scheduler.jobstats import JobStatistics
 from scheduler.model import Capacity, PendingJob, Placement, Waiting
 from scheduler.ordering import plan_slots
 from scheduler.reasoncache import ReasonCache
@@ -73,6 +74,10 @@ class PassReport:
     admitted: list[Admitted] = field(default_factory=list)
     waiting: int = 0
     rescued: int = 0
+    # pending rows a refresh pass read, and whether that was all of them (no class filled
+    # its window): what the planner's estimate is held against (``scheduler.jobstats``)
+    pending_seen: int = 0
+    pending_seen_all: bool = False
 
 
 class Scheduler:
@@ -97,6 +102,7 @@ class Scheduler:
         self.passes = 0
         self._capacity: Capacity | None = None
         self._reasons = ReasonCache()
+        self._statistics = JobStatistics()
         # the last pass left a CPU job pending that is more urgent than one in the broker
         self._overtake_waiting = False
 
@@ -107,6 +113,10 @@ class Scheduler:
         admits, with the fleet as the last refresh saw it."""
         report = self._full_pass(conn) if refresh else self._fast_pass(conn)
         self.publisher.publish(report.admitted)
+        if refresh:
+            self._statistics.keep_fresh(
+                conn, report.pending_seen, report.pending_seen_all, time.monotonic()
+            )
         count_event(self.settings, RESCUES, report.rescued)
         self.passes += 1
         return report
@@ -165,6 +175,8 @@ class Scheduler:
             gpu_plan = plan_all(heads, live, capacity, now, self.settings.vram_margin_mib)
             placements.extend(gpu_plan.admitted)
             waiting.extend(gpu_plan.waiting)
+            report.pending_seen = sum(len(jobs) for jobs in heads.values())
+            report.pending_seen_all = all(len(jobs) < REASON_WINDOW for jobs in heads.values())
             report.admitted.extend(admit(conn, placements))
             if capacity.cpu_slots and self.settings.lookahead:
                 # head jobs more urgent than a message already in the broker overtake it
