@@ -129,7 +129,8 @@ _ADMIT_CPU_HEAD = text(
         SELECT count(*) AS n, count(*) FILTER (WHERE status = 'running') AS running,
                max({broker_level_sql("priority")}) FILTER (WHERE status = 'queued') AS worst
           FROM jobs WHERE status IN ('queued', 'running') AND resource_category = 'cpu'),
-    waiting AS (
+    -- once per statement: a head row sums the levels at or above its own (at most ten rows)
+    waiting AS MATERIALIZED (
         SELECT {broker_level_sql("priority")} AS level, count(*) AS n
           FROM jobs WHERE status = 'queued' AND resource_category = 'cpu' GROUP BY 1),
     head AS (

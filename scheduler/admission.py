@@ -26,6 +26,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from operator import attrgetter
 
 from scheduler.model import Capacity, GpuView, LiveJob, PendingJob, Placement, Plan, Waiting
 from scheduler.ordering import blocked_reason
@@ -197,6 +198,9 @@ def _ends_in(job: LiveJob, now: datetime) -> float:
     return max(SOON_S, OVERRUN_SHARE * estimate)
 
 
+_BY_FREE = attrgetter("free_mib", "view.uuid")  # least free first; ties by GPU, stable
+
+
 class ClassView:
     """The GPUs serving one class, indexed for fast fit checks and reasons.
 
@@ -224,16 +228,24 @@ class ClassView:
         if version == self.version:
             return
         self.version = version
-        self.by_free = sorted(self.gpus, key=lambda g: (g.free_mib, g.view.uuid))
+        self.by_free = sorted(self.gpus, key=_BY_FREE)
         self._free_keys = [g.free_mib for g in self.by_free]
         best: list[GpuState] = []
+        top: GpuState | None = None
         for g in self.by_ever:
-            best.append(g if not best or g.free_mib > best[-1].free_mib else best[-1])
+            if top is None or g.free_mib > top.free_mib:
+                top = g
+            best.append(top)
         self._best_upto = best
-        with_slot = [g for g in self.by_free if g.free_slots >= 1]
-        with_enc = [g for g in with_slot if g.free_enc >= 1]
-        self.slot_max = with_slot[-1] if with_slot else None
-        self.enc_max = with_enc[-1] if with_enc else None
+        # the last GPUs of ``by_free`` (most free) with a slot, and also an encoder session
+        self.slot_max = self.enc_max = None
+        for g in reversed(self.by_free):
+            if g.free_slots >= 1:
+                if self.slot_max is None:
+                    self.slot_max = g
+                if g.free_enc >= 1:
+                    self.enc_max = g
+                    break
         self.slot_free = self.slot_max.free_mib if self.slot_max else -1
         self.enc_free = self.enc_max.free_mib if self.enc_max else -1
         self.said = {}

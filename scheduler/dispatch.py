@@ -6,7 +6,8 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import uuid
+import os
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -80,6 +81,11 @@ class Publisher:
                 },
             }
         ).replace(f'"{_LEVEL}"', _LEVEL)
+        # Split once at the markers: a message is the literal parts joined with its values.
+        fields = (_ID, _ARGSREPR, _BODY, _QUEUE, _LEVEL, _TAG)
+        markers = re.compile("|".join(re.escape(m) for m in fields))
+        self._literals: list[str] = markers.split(self._envelope)
+        self._slots: list[str] = markers.findall(self._envelope)
         self._embed_json = json.dumps(template.body[2])
 
     def message(self, job: Admitted) -> tuple[str, bytes]:
@@ -89,15 +95,19 @@ class Publisher:
         queue = queue_for(self.prefix, job.gpu_uuid)
         level = broker_level(job.priority)
         body = base64.b64encode(f"[{args}, {{}}, {self._embed_json}]".encode()).decode()
-        payload = (
-            self._envelope.replace(_ID, tid)
-            .replace(_ARGSREPR, args)
-            .replace(_BODY, body)
-            .replace(_QUEUE, queue)
-            .replace(_LEVEL, str(level))
-            .replace(_TAG, str(uuid.uuid4()))
-        )
-        return level_list(queue, level), payload.encode()
+        values = {
+            _ID: tid,
+            _ARGSREPR: args,
+            _BODY: body,
+            _QUEUE: queue,
+            _LEVEL: str(level),
+            _TAG: os.urandom(16).hex(),  # unique per message, like kombu's uuid4
+        }
+        parts = [self._literals[0]]
+        for slot, literal in zip(self._slots, self._literals[1:], strict=True):
+            parts.append(values[slot])
+            parts.append(literal)
+        return level_list(queue, level), "".join(parts).encode()
 
     def publish(self, jobs: Sequence[Admitted]) -> bool:
         """Send one message per job; False (logged) when Redis could not take them."""

@@ -30,12 +30,12 @@ def uses_encoder(job_type: str, resource_category: str, override: object = None)
     return spec is None or spec.uses_encoder
 
 
-def expected_seconds(job_type: str, expected: object, seconds: object) -> float:
-    """How long a job is expected to run: ``params.expectedSeconds``, noop's ``seconds``,
-    else the per-type default (malformed values are ignored, never fatal to a pass)."""
-    for value in (expected, seconds if job_type == "noop" else None):
-        if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
-            return float(value)
+def run_seconds(job_type: str, from_params: float | None) -> float:
+    """How long a job is expected to run: what its params say (``_EXPECTED_SQL`` reads
+    ``params.expectedSeconds``, or noop's ``seconds``; None when absent or malformed, never
+    fatal to a pass), else its type's default."""
+    if from_params is not None:
+        return float(from_params)
     return DEFAULT_EXPECTED_S.get(job_type, FALLBACK_EXPECTED_S)
 
 
@@ -96,6 +96,20 @@ def _gpu_view(g: Any, host: Any) -> GpuView:
     )
 
 
+# Typed in SQL (NULL where absent or malformed): no JSON is parsed in Python, which
+# matters when a pass reads 10,000 pending jobs.
+_EXPECTED_SQL = """
+    CASE WHEN jsonb_typeof(params->'expectedSeconds') = 'number'
+              AND (params->>'expectedSeconds')::float8 >= 0
+         THEN (params->>'expectedSeconds')::float8
+         WHEN type = 'noop' AND jsonb_typeof(params->'seconds') = 'number'
+              AND (params->>'seconds')::float8 >= 0
+         THEN (params->>'seconds')::float8 END"""
+_ENCODER_SQL = """
+    CASE WHEN jsonb_typeof(params->'usesEncoder') = 'boolean'
+         THEN (params->>'usesEncoder')::boolean END"""
+
+
 def load_live(conn: Connection) -> list[LiveJob]:
     """Every queued or running job: the slot counts and the reservation ledger.
 
@@ -104,10 +118,9 @@ def load_live(conn: Connection) -> list[LiveJob]:
     """
     rows = conn.execute(
         text(
-            """
+            f"""
             SELECT id, type, resource_category, status, assigned_gpu, vram_required, started_at,
-                   now() AS db_now, params->'expectedSeconds' AS expected,
-                   params->'seconds' AS seconds, params->'usesEncoder' AS encoder
+                   now() AS db_now, {_EXPECTED_SQL} AS expected, {_ENCODER_SQL} AS encoder
               FROM jobs WHERE status IN ('queued', 'running')
             """
         )
@@ -117,7 +130,7 @@ def load_live(conn: Connection) -> list[LiveJob]:
         expected_end = None
         if r.assigned_gpu:
             begin = r.started_at if r.status == "running" and r.started_at else r.db_now
-            run_s = expected_seconds(r.type, r.expected, r.seconds)
+            run_s = run_seconds(r.type, r.expected)
             expected_end = begin + timedelta(seconds=run_s)
         live.append(
             LiveJob(
@@ -132,20 +145,6 @@ def load_live(conn: Connection) -> list[LiveJob]:
             )
         )
     return live
-
-
-# Typed in SQL (NULL where absent or malformed): no JSON is parsed in Python, which
-# matters when a pass reads 10,000 pending jobs.
-_EXPECTED_SQL = """
-    CASE WHEN jsonb_typeof(params->'expectedSeconds') = 'number'
-              AND (params->>'expectedSeconds')::float8 >= 0
-         THEN (params->>'expectedSeconds')::float8
-         WHEN type = 'noop' AND jsonb_typeof(params->'seconds') = 'number'
-              AND (params->>'seconds')::float8 >= 0
-         THEN (params->>'seconds')::float8 END"""
-_ENCODER_SQL = """
-    CASE WHEN jsonb_typeof(params->'usesEncoder') = 'boolean'
-         THEN (params->>'usesEncoder')::boolean END"""
 
 
 def load_pending(
@@ -178,12 +177,11 @@ def load_pending(
         ),
         {"c": class_name, "limit": limit},
     ).all()
-    defaults = DEFAULT_EXPECTED_S
     jobs = []
     for job_id, type_, priority, created, vram, held, not_before, reason, run_s, enc in rows:
         pause = covering(pauses, class_name, type_) if pauses else None
         if gpu:
-            expected = run_s if run_s is not None else defaults.get(type_, FALLBACK_EXPECTED_S)
+            expected = run_seconds(type_, run_s)
             encoder = uses_encoder(type_, class_name, enc)
         else:
             expected, encoder = 0.0, False

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from scheduler.admission import AdmissionPolicy, plan_all
-from scheduler.fleet import expected_seconds, uses_encoder
+from scheduler.fleet import run_seconds, uses_encoder
 from scheduler.model import Capacity, GpuView, LiveJob, PendingJob, Plan
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -310,11 +310,10 @@ def test_every_waiting_reason_is_a_code_and_a_sentence_with_numbers() -> None:
 
 # ---- expected durations and encoder use from params --------------------------------------
 def test_expected_seconds_come_from_params_then_the_type() -> None:
-    assert expected_seconds("noop", None, 2.5) == 2.5
-    assert expected_seconds("noop", 7, 2.5) == 7.0
-    assert expected_seconds("reencode_streaming", None, 30) == 600.0
-    assert expected_seconds("tag_generation", "soon", None) == 300.0  # malformed: ignored
-    assert expected_seconds("noop", True, -1) == 1.0
+    assert run_seconds("noop", 2.5) == 2.5
+    assert run_seconds("reencode_streaming", None) == 600.0  # the type's default
+    assert run_seconds("tag_generation", None) == 300.0
+    assert run_seconds("noop", None) == 1.0
 
 
 def test_encoder_use_comes_from_the_type_or_an_explicit_param() -> None:
