@@ -92,7 +92,8 @@ _ADMIT = text(
            waiting_code = NULL, waiting_reason = NULL, queue_position = NULL
       FROM unnest(CAST(:ids AS int[]), CAST(:gpus AS text[]), CAST(:hosts AS text[]))
            AS p(id, gpu, host)
-     WHERE j.id = p.id AND j.status IN {_in(Event.ADMIT)}
+     -- the ids by primary key too: a join alone is planned as a scan of every pending row
+     WHERE j.id = p.id AND j.id = ANY(CAST(:ids AS int[])) AND j.status IN {_in(Event.ADMIT)}
     RETURNING j.id, j.attempt, j.assigned_gpu, j.priority
     """
 )
@@ -461,7 +462,8 @@ _FAIL = text(
                   CAST(:failures AS int[]), CAST(:delays AS float8[]), CAST(:errors AS text[]),
                   CAST(:lines AS text[]))
            AS f(id, attempt, status, failures, delay, error, line)
-     WHERE j.id = f.id AND j.attempt = f.attempt AND j.status IN {_in(Event.FAIL)}
+     WHERE j.id = f.id AND j.id = ANY(CAST(:ids AS int[])) AND j.attempt = f.attempt
+       AND j.status IN {_in(Event.FAIL)}
     RETURNING j.id, j.status, j.pipeline_id
     """
 )

@@ -147,7 +147,7 @@ def write_waiting(conn: Connection, waiting: Sequence[Waiting]) -> int:
                SET queue_position = w.pos, waiting_code = w.code, waiting_reason = w.reason
               FROM unnest(CAST(:ids AS int[]), CAST(:pos AS int[]), CAST(:codes AS text[]),
                           CAST(:reasons AS text[])) AS w(id, pos, code, reason)
-             WHERE j.id = w.id AND j.status = 'pending'
+             WHERE j.id = w.id AND j.id = ANY(CAST(:ids AS int[])) AND j.status = 'pending'
                AND (j.queue_position IS DISTINCT FROM w.pos
                     OR j.waiting_code IS DISTINCT FROM w.code
                     OR j.waiting_reason IS DISTINCT FROM w.reason)
