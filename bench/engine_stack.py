@@ -1,7 +1,7 @@
 """The engine as users run it, beside raw Celery and procrastinate, in one run.
 
     flock /tmp/mediaq-bench.lock .venv/bin/python -m bench.engine_stack [--jobs 3000]
-        [--rounds 1] [--latency] [--skip-peer]
+        [--rounds 1] [--latency [--probes 40]] [--skip-peer]
 
 Per round, in this order, on the same machine minutes:
 
@@ -248,6 +248,9 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=3000)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--latency", action="store_true")
+    parser.add_argument(
+        "--probes", type=int, default=40, help="priority-10 probes of --latency (0.5 s apart)"
+    )
     parser.add_argument("--skip-peer", action="store_true")
     parser.add_argument("--skip-raw", action="store_true")
     parser.add_argument("--lookahead", type=int, default=None, help="MEDIAQ_LOOKAHEAD")
@@ -301,7 +304,7 @@ def main() -> None:
             if peer:
                 print(f"  mediaq / procrastinate:    {got['rate'] / peer:.2f}x")
             if args.latency:
-                lat = priority_latency(settings)
+                lat = priority_latency(settings, probes=args.probes)
                 print(
                     f"  priority-10 start under a 50 ms backlog, 2 slots ({len(lat)} probes): "
                     f"p50 {statistics.median(lat):.1f} ms, p99 {pct(lat, 0.99):.1f} ms, "
