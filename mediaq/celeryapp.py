@@ -1,9 +1,11 @@
 """The Celery app, built from settings.
 
-Late acks, prefetch 1 and reject-on-worker-lost: a message leaves the broker only after its
-job's outcome is written. The visibility timeout is longer than any job can run, so a job
-that runs for hours is never redelivered because it is long; lost workers are detected by
-the job heartbeat instead, and a redelivered message for a job already claimed is dropped.
+Late acks, prefetch 1 and reject-on-worker-lost: a delivered message is acked only after its
+job's outcome is written. mediaq's workers keep delivered messages in memory, not in Redis
+(``tasks.worker_broker``: no ack emulation), so nothing is ever redelivered because a job is
+long; the 14-day visibility timeout below only holds for a stock Celery worker pointed at
+these queues. Lost workers are detected by the job heartbeat instead, and a redelivered
+message for a job already claimed is dropped.
 """
 
 from __future__ import annotations

@@ -19,7 +19,8 @@ from tasks.worker_broker import CONSUMER, TRANSPORT
 
 settings = Settings.from_env()
 app = create_celery(settings)
-# task events flushed on a timer, one Redis client per channel (tasks.worker_broker)
+# task events flushed on a timer, no ack emulation, one Redis client per channel
+# (tasks.worker_broker)
 app.conf.update(worker_consumer=CONSUMER, broker_transport=TRANSPORT)
 # A GPU worker checks, through its host daemon, that the memory is still there before a job.
 register_run_job(app, settings, preflight=gpu_preflight(settings) if settings.worker_gpu else None)
